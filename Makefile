@@ -1,0 +1,106 @@
+# smolvm: `make` builds ./smolvm; `make check` runs every test; `make run` boots a demo guest.
+# Sources are found by wildcard: a new file under src/ joins the build by existing.
+
+CC       ?= gcc
+CLANG    ?= clang
+PYTEST   := /usr/bin/python3 -m pytest
+features ?=
+
+CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Isrc -D_GNU_SOURCE \
+	-pthread $(foreach f,$(features),-DCONFIG_$(shell echo $(f) | tr a-z A-Z)=1)
+CFLAGS   ?= -O2 -g
+LDLIBS   := -pthread $(shell pkg-config --libs slirp 2>/dev/null)
+CFLAGS_COMMON += $(shell pkg-config --cflags slirp 2>/dev/null)
+
+SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+SRC      := $(shell find src -name '*.c' | sort)
+LIB_SRC  := $(filter-out src/main.c,$(SRC))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+OBJ      := $(SRC:%.c=build/obj/%.o)
+SAN_OBJ  := $(LIB_SRC:%.c=build/san/%.o)
+FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzzers/%)
+
+.PHONY: all clean check unit fuzz fuzz-build integration run deps bench format guest
+
+all: smolvm
+
+smolvm: $(OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# Unit tests: the library built with ASan/UBSan, one binary per tests/unit/test_*.c.
+build/san/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -O1 -g $(SAN) -MMD -MP -c -o $@ $<
+
+build/san/libsmolvm.a: $(SAN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/tests/%: tests/unit/%.c tests/unit/unit.h build/san/libsmolvm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -Itests/unit -O1 -g $(SAN) -o $@ $< build/san/libsmolvm.a $(LDLIBS)
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+# libFuzzer targets (clang), each linked against the library built for fuzzing.
+build/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CFLAGS_COMMON) -Wno-unknown-warning-option -O1 -g -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c -o $@ $<
+
+build/fuzz/libsmolvm.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/fuzzers/%: tests/fuzz/%.c build/fuzz/libsmolvm.a
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CFLAGS_COMMON) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< build/fuzz/libsmolvm.a $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+# FUZZ_SECONDS per target; CI uses a short run, `make fuzz FUZZ_SECONDS=600` digs deeper.
+FUZZ_SECONDS ?= 60
+fuzz: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do \
+		n=$$(basename $$f); mkdir -p build/corpus/$$n; \
+		echo "== $$n for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 build/corpus/$$n tests/fuzz/corpus/$$n 2>&1 | tail -n 3; \
+	done
+
+deps:
+	scripts/deps.sh
+
+guest: smolvm
+	tests/guest/build-guest.sh
+
+# Integration tests boot real guests, inside the nested KVM machine when /dev/kvm cannot boot Linux.
+integration: smolvm guest
+	scripts/with-kvm.sh $(PYTEST) -q tests/integration $(PYTEST_ARGS)
+
+check: smolvm
+	$(MAKE) unit
+	$(MAKE) fuzz FUZZ_SECONDS=$(or $(CHECK_FUZZ_SECONDS),20)
+	$(MAKE) integration
+
+run: deps smolvm
+	scripts/run-demo.sh
+
+bench: smolvm
+	scripts/with-kvm.sh bench/run.sh
+
+format:
+	clang-format -i $(SRC) $(shell find src -name '*.h') $(UNIT_SRC) $(FUZZ_SRC)
+
+clean:
+	rm -rf build smolvm
+
+-include $(shell find build -name '*.d' 2>/dev/null)
