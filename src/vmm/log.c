@@ -1,22 +1,14 @@
 #include "vmm/log.h"
 
-#include "term/term.h"
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-/* Raw terminal mode turns "\n" into a bare line feed, so messages end in "\r\n" there. */
-static const char *log_eol(void)
-{
-	return term_is_raw() ? "\r\n" : "\n";
-}
 
 static void log_vprint(const char *level, const char *fmt, va_list ap)
 {
 	char line[1024];
 	vsnprintf(line, sizeof(line), fmt, ap);
-	fprintf(stderr, "smolvm: %s%s%s", level, line, log_eol());
+	fprintf(stderr, "smolvm: %s%s\n", level, line);
 }
 
 void log_error(const char *fmt, ...)

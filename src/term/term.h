@@ -1,0 +1,14 @@
+/* The host terminal: raw mode while the VM runs, restored on every way out. */
+#ifndef SMOLVM_TERM_H
+#define SMOLVM_TERM_H
+
+#include <stdbool.h>
+
+/* If stdin is a terminal, switch it to raw mode and arrange for the saved mode to
+ * come back at exit, on fatal signals and on crashes. Returns whether stdin is a tty. */
+bool term_enter_raw(void);
+
+/* Put the terminal back as it was; safe to call twice and from a signal handler. */
+void term_restore(void);
+
+#endif
