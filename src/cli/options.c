@@ -1,0 +1,204 @@
+#include "cli/options.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/log.h"
+
+#ifndef SMOLVM_VERSION
+#define SMOLVM_VERSION "0.1"
+#endif
+
+struct option_def {
+	const char *name;
+	const char *alias;
+	const char *arg; /* NULL: a flag without argument */
+	const char *help;
+	int (*apply)(struct vm_config *cfg, const char *opt, const char *arg);
+};
+
+static int opt_kernel(struct vm_config *cfg, const char *opt, const char *arg)
+{
+	cfg->kernel = arg;
+	return 0;
+}
+
+static int opt_initramfs(struct vm_config *cfg, const char *opt, const char *arg)
+{
+	cfg->initramfs = arg;
+	return 0;
+}
+
+static int opt_append(struct vm_config *cfg, const char *opt, const char *arg)
+{
+	cfg->append = arg;
+	return 0;
+}
+
+int options_parse_size(const char *s, uint64_t *bytes)
+{
+	char *end;
+	unsigned long long n;
+	unsigned shift = 20;
+
+	if (!*s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default:
+		return -EINVAL;
+	}
+	if (*end == 'i' && end[1] == 'B')
+		end += 2;
+	else if (*end == 'B')
+		end++;
+	if (*end)
+		return -EINVAL;
+	if (n > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*bytes = (uint64_t)n << shift;
+	return 0;
+}
+
+static int opt_mem(struct vm_config *cfg, const char *opt, const char *arg)
+{
+	uint64_t size;
+
+	if (options_parse_size(arg, &size) == -EINVAL) {
+		log_error("%s: '%s' is not a size (examples: 512, 512M, 2G)", opt, arg);
+		return -1;
+	}
+	if (size < VM_MIN_MEM || size > VM_MAX_MEM) {
+		log_error("%s: '%s' is out of range (32M to 1T)", opt, arg);
+		return -1;
+	}
+	cfg->mem_size = (size + (1 << 20) - 1) & ~((uint64_t)(1 << 20) - 1);
+	return 0;
+}
+
+static int opt_smp(struct vm_config *cfg, const char *opt, const char *arg)
+{
+	/* qemu also accepts "cpus=N"; the rest of its topology syntax is not ours. */
+	const char *digits = strncmp(arg, "cpus=", 5) == 0 ? arg + 5 : arg;
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(digits, &end, 10);
+	if (errno || end == digits || *end || n < 1 || n > VM_MAX_CPUS) {
+		log_error("%s: '%s' is not a CPU count from 1 to %d", opt, arg, VM_MAX_CPUS);
+		return -1;
+	}
+	cfg->ncpus = (unsigned)n;
+	return 0;
+}
+
+static int opt_no_reboot(struct vm_config *cfg, const char *opt, const char *arg)
+{
+	cfg->no_reboot = true;
+	return 0;
+}
+
+static int opt_nographic(struct vm_config *cfg, const char *opt, const char *arg)
+{
+	cfg->nographic = true;
+	return 0;
+}
+
+static const struct option_def option_table[] = {
+	{"-kernel", NULL, "FILE", "Linux kernel: a bzImage or an ELF vmlinux with a PVH note",
+	 opt_kernel},
+	{"-initramfs", "-initrd", "FILE", "initial ramdisk loaded beside the kernel", opt_initramfs},
+	{"-append", NULL, "STRING", "kernel command line", opt_append},
+	{"-m", NULL, "SIZE", "guest RAM, e.g. 512M or 2G (default 512M)", opt_mem},
+	{"-smp", NULL, "N", "number of vCPUs (default 1)", opt_smp},
+	{"-no-reboot", NULL, NULL, "exit when the guest reboots instead of restarting it",
+	 opt_no_reboot},
+	{"-nographic", NULL, NULL, "no window: the consoles use this terminal (the default)",
+	 opt_nographic},
+};
+
+#define NOPTIONS (sizeof(option_table) / sizeof(option_table[0]))
+
+static void options_usage(FILE *out)
+{
+	fprintf(out, "usage: smolvm -kernel FILE [options]\n\nOptions:\n");
+	for (size_t i = 0; i < NOPTIONS; i++) {
+		const struct option_def *o = &option_table[i];
+		char lhs[64];
+		snprintf(lhs, sizeof(lhs), "%s%s%s%s%s", o->name, o->alias ? ", " : "",
+			 o->alias ? o->alias : "", o->arg ? " " : "", o->arg ? o->arg : "");
+		fprintf(out, "  %-26s %s\n", lhs, o->help);
+	}
+	fprintf(out, "  %-26s %s\n", "-h, --help", "show this help");
+	fprintf(out, "  %-26s %s\n", "--version", "show the version");
+	fprintf(out, "\nConsole: Ctrl-A x quits, Ctrl-A h lists the escapes.\n");
+}
+
+static const struct option_def *options_find(const char *name)
+{
+	/* qemu accepts both -opt and --opt. */
+	if (name[0] == '-' && name[1] == '-')
+		name++;
+	for (size_t i = 0; i < NOPTIONS; i++)
+		if (strcmp(option_table[i].name, name) == 0 ||
+		    (option_table[i].alias && strcmp(option_table[i].alias, name) == 0))
+			return &option_table[i];
+	return NULL;
+}
+
+static enum options_result options_fail(void)
+{
+	fprintf(stderr, "Try 'smolvm -h' for more information.\n");
+	return OPTIONS_ERROR;
+}
+
+enum options_result options_parse(int argc, char **argv, struct vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mem_size = 512ULL << 20;
+	cfg->ncpus = 1;
+
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		const struct option_def *o;
+
+		if (strcmp(arg, "-h") == 0 || strcmp(arg, "-help") == 0 || strcmp(arg, "--help") == 0) {
+			options_usage(stdout);
+			return OPTIONS_EXIT;
+		}
+		if (strcmp(arg, "--version") == 0 || strcmp(arg, "-version") == 0) {
+			printf("smolvm %s\n", SMOLVM_VERSION);
+			return OPTIONS_EXIT;
+		}
+		o = arg[0] == '-' ? options_find(arg) : NULL;
+		if (!o) {
+			log_error(arg[0] == '-' ? "unknown option '%s'" : "unexpected argument '%s'",
+				  arg);
+			return options_fail();
+		}
+		if (o->arg && i + 1 >= argc) {
+			log_error("%s needs an argument (%s)", arg, o->arg);
+			return options_fail();
+		}
+		if (o->apply(cfg, arg, o->arg ? argv[++i] : NULL) != 0)
+			return options_fail();
+	}
+	if (!cfg->kernel) {
+		log_error("no kernel given: use -kernel FILE");
+		return options_fail();
+	}
+	return OPTIONS_RUN;
+}

@@ -1,0 +1,33 @@
+/*
+ * The i8042 keyboard controller, reduced to what Linux uses on a machine without a PS/2
+ * keyboard: the CPU reset line (command 0xFE), the classic reboot method. The FADT says
+ * there is no 8042, so Linux never probes for a keyboard.
+ */
+#include <stdlib.h>
+
+#include "arch/x86/layout.h"
+#include "devices/legacy.h"
+#include "vmm/vm.h"
+
+#define I8042_CMD_RESET 0xfe
+
+static uint64_t i8042_read(void *opaque, uint64_t offset, unsigned size)
+{
+	return 0; /* data: nothing; status: output empty, input empty (ready for a command) */
+}
+
+static void i8042_write(void *opaque, uint64_t offset, unsigned size, uint64_t value)
+{
+	struct vm *vm = opaque;
+
+	if (offset == PORT_I8042_CMD - PORT_I8042_DATA && (value & 0xff) == I8042_CMD_RESET)
+		vm_request_stop(vm, VM_STOP_REBOOT, 0);
+}
+
+static const struct bus_ops i8042_ops = {.read = i8042_read, .write = i8042_write};
+
+int i8042_create(struct vm *vm)
+{
+	return bus_register(&vm->pio, PORT_I8042_DATA, PORT_I8042_CMD - PORT_I8042_DATA + 1,
+			    &i8042_ops, vm);
+}

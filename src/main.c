@@ -1,0 +1,162 @@
+/*
+ * smolvm: read the options, build the machine, run it.
+ *
+ * A guest's port or MMIO access leaves KVM_RUN in a vCPU thread (vmm/vcpu.c), goes to the
+ * PIO or MMIO bus (vmm/bus.c), and reaches the device registered for that range below:
+ * the UART at 0x3f8 (devices/serial.c), the RTC at 0x70 (devices/rtc.c), the i8042 reset
+ * line (devices/i8042.c), the ACPI power registers (devices/acpi_pm.c), PCI configuration
+ * space (pci/pci.c) and, through it, the BARs of the PCI devices.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "acpi/acpi.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/e820.h"
+#include "arch/x86/layout.h"
+#include "boot/kernel.h"
+#include "cli/options.h"
+#include "devices/legacy.h"
+#include "devices/serial.h"
+#include "pci/pci.h"
+#include "term/console.h"
+#include "term/term.h"
+#include "vmm/log.h"
+#include "vmm/main_loop.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+static size_t serial_sink(void *opaque, const uint8_t *buf, size_t len)
+{
+	return serial_receive(opaque, buf, len);
+}
+
+/* The platform devices every machine has. */
+static int machine_add_devices(struct vm *vm)
+{
+	struct serial *com1 = serial_create(vm, PORT_COM1, IRQ_COM1, STDOUT_FILENO);
+
+	if (!com1 || rtc_create(vm) || i8042_create(vm) || acpi_pm_create(vm) ||
+	    post_port_create(vm) || pci_host_create(vm)) {
+		log_error("cannot create the platform devices");
+		return -1;
+	}
+	console_set_sink(serial_sink, com1);
+	return 0;
+}
+
+static int machine_write_acpi(struct vm *vm)
+{
+	struct acpi_config acfg = {
+		.ncpus = vm->ncpus,
+		.pci_ecam_base = LAYOUT_PCI_ECAM,
+		.pci_mmio32_base = LAYOUT_PCI_MMIO32,
+		.pci_mmio32_size = LAYOUT_PCI_MMIO32_SIZE,
+		.pci_mmio64_base = pci_mmio64_base(vm),
+		.pci_mmio64_size = LAYOUT_PCI_MMIO64_SIZE,
+		.pci_io_base = PORT_PCI_IO,
+		.pci_io_size = PORT_PCI_IO_SIZE,
+	};
+	void *buf = guest_mem_ptr(&vm->mem, LAYOUT_ACPI, LAYOUT_ACPI_SIZE);
+	int ret = buf ? acpi_build(buf, LAYOUT_ACPI_SIZE, LAYOUT_ACPI, &acfg) : -EFAULT;
+
+	if (ret < 0)
+		log_error("cannot build the ACPI tables: %s", strerror(-ret));
+	return ret < 0 ? ret : 0;
+}
+
+static int machine_load_kernel(struct vm *vm, const struct kernel_image *kernel, int initrd_fd,
+			       uint64_t initrd_size, struct boot_entry *entry)
+{
+	struct e820_entry e820[E820_MAX];
+	struct boot_args args = {
+		.cmdline = vm->cfg->append ? vm->cfg->append : "",
+		.initrd_fd = initrd_fd,
+		.initrd_size = initrd_size,
+		.e820 = e820,
+		.e820_count = e820_build(&vm->mem, e820),
+		.rsdp = LAYOUT_ACPI,
+	};
+	const char *why = NULL;
+
+	if (kernel_load(kernel, &vm->mem, &args, entry, &why) != 0) {
+		log_error("%s", why);
+		return -1;
+	}
+	return 0;
+}
+
+static int machine_create_vcpus(struct vm *vm, const struct boot_entry *entry)
+{
+	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		if (vcpu_create(vm, i, &vm->vcpus[i]) != 0)
+			return -1;
+	/* The others wait for the boot CPU's INIT/SIPI, as on real hardware. */
+	if (cpu_setup_boot_state(vm->vcpus[0].fd, &vm->mem, entry) != 0) {
+		log_error("cannot set the boot vCPU's registers");
+		return -1;
+	}
+	return 0;
+}
+
+/* A guest reboot starts everything afresh: the same command line, a new process. */
+static _Noreturn void machine_restart(char **argv)
+{
+	term_restore();
+	execv("/proc/self/exe", argv);
+	die(EXIT_GUEST_ERROR, "cannot restart after the guest's reboot: %s", strerror(errno));
+}
+
+int main(int argc, char **argv)
+{
+	struct vm_config cfg;
+	struct kernel_image kernel;
+	struct boot_entry entry;
+	struct vm vm;
+	int initrd_fd = -1;
+	uint64_t initrd_size = 0;
+	enum vm_stop stop;
+
+	switch (options_parse(argc, argv, &cfg)) {
+	case OPTIONS_EXIT:
+		return 0;
+	case OPTIONS_ERROR:
+		return EXIT_USAGE;
+	case OPTIONS_RUN:
+		break;
+	}
+	/* Bad input files are the user's to fix: refuse them before touching KVM. */
+	if (kernel_open(cfg.kernel, &kernel) != 0)
+		return EXIT_USAGE;
+	if (cfg.initramfs && boot_open_initrd(cfg.initramfs, &initrd_fd, &initrd_size) != 0)
+		return EXIT_USAGE;
+
+	main_loop_block_signals();
+	if (vm_create(&vm, &cfg) != 0 || machine_add_devices(&vm) != 0 ||
+	    machine_write_acpi(&vm) != 0)
+		return EXIT_GUEST_ERROR;
+	if (machine_load_kernel(&vm, &kernel, initrd_fd, initrd_size, &entry) != 0)
+		return EXIT_USAGE;
+	kernel_close(&kernel);
+	if (initrd_fd >= 0)
+		close(initrd_fd);
+	if (machine_create_vcpus(&vm, &entry) != 0)
+		return EXIT_GUEST_ERROR;
+
+	if (console_init(&vm, term_enter_raw()) != 0)
+		return EXIT_GUEST_ERROR;
+	for (unsigned i = 0; i < vm.ncpus; i++)
+		if (vcpu_start(&vm.vcpus[i]) != 0)
+			return EXIT_GUEST_ERROR;
+
+	stop = main_loop_run(&vm);
+	vcpu_stop_all(&vm);
+	if (stop == VM_STOP_REBOOT && !cfg.no_reboot)
+		machine_restart(argv);
+	return stop == VM_STOP_REBOOT ? 0 : vm.stop_status;
+}
