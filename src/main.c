@@ -81,6 +81,10 @@ static int machine_load_kernel(struct vm *vm, const struct kernel_image *kernel,
 	};
 	const char *why = NULL;
 
+	if (cpu_install_reset_vector(&vm->mem) != 0) {
+		log_error("no guest RAM for the reset vector");
+		return -1;
+	}
 	if (kernel_load(kernel, &vm->mem, &args, entry, &why) != 0) {
 		log_error("%s", why);
 		return -1;
@@ -156,6 +160,9 @@ int main(int argc, char **argv)
 
 	stop = main_loop_run(&vm);
 	vcpu_stop_all(&vm);
+	if (stop == VM_STOP_SIGNAL && getenv("SMOLVM_DEBUG"))
+		for (unsigned i = 0; i < vm.ncpus; i++)
+			cpu_dump_state(vm.vcpus[i].fd, i);
 	if (stop == VM_STOP_REBOOT && !cfg.no_reboot)
 		machine_restart(argv);
 	return stop == VM_STOP_REBOOT ? 0 : vm.stop_status;

@@ -35,7 +35,14 @@ struct hvm_memmap_entry {
 #define PVH_MODLIST (LAYOUT_PVH_INFO + 64)
 #define PVH_MEMMAP  (PVH_MODLIST + 64)
 
-/* Copied out: e_phoff comes from the file and need not be aligned. */
+/* Headers are copied out: neither the image nor e_phoff need be aligned. */
+static Elf64_Ehdr elf_ehdr(const uint8_t *data)
+{
+	Elf64_Ehdr eh;
+	memcpy(&eh, data, sizeof(eh));
+	return eh;
+}
+
 static Elf64_Phdr elf_phdr(const uint8_t *data, const Elf64_Ehdr *eh, unsigned i)
 {
 	Elf64_Phdr ph;
@@ -70,11 +77,13 @@ static bool elf_find_pvh_note(const uint8_t *p, uint64_t len, uint32_t *entry)
 
 int elf_pvh_parse(const uint8_t *data, size_t size, struct kernel_image *k, const char **why)
 {
-	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)data;
+	Elf64_Ehdr ehdr, *eh = &ehdr;
 	bool found = false;
 	unsigned nload = 0;
 
-	if (size < sizeof(*eh) || data[EI_CLASS] != ELFCLASS64 || data[EI_DATA] != ELFDATA2LSB ||
+	if (size >= sizeof(ehdr))
+		ehdr = elf_ehdr(data);
+	if (size < sizeof(ehdr) || data[EI_CLASS] != ELFCLASS64 || data[EI_DATA] != ELFDATA2LSB ||
 	    eh->e_machine != EM_X86_64) {
 		*why = "ELF file that is not a 64-bit x86 image; expected an x86-64 vmlinux";
 		return -EINVAL;
@@ -121,7 +130,7 @@ int elf_pvh_parse(const uint8_t *data, size_t size, struct kernel_image *k, cons
 static int elf_load_segments(const struct kernel_image *k, const struct guest_mem *mem,
 			     uint64_t *end, const char **why)
 {
-	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)k->data;
+	Elf64_Ehdr ehdr = elf_ehdr(k->data), *eh = &ehdr;
 
 	*end = 0;
 	for (unsigned i = 0; i < eh->e_phnum; i++) {
@@ -166,7 +175,7 @@ int elf_pvh_load(const struct kernel_image *k, const struct guest_mem *mem,
 	ret = boot_put_initrd(mem, args, kernel_end, k->initrd_addr_max + 1ULL, &initrd_gpa, why);
 	if (ret)
 		return ret;
-	if (args->initrd_fd >= 0) {
+	if (initrd_gpa) {
 		struct hvm_modlist_entry mod = {.paddr = initrd_gpa, .size = args->initrd_size};
 		info.nr_modules = 1;
 		info.modlist_paddr = PVH_MODLIST;

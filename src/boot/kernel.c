@@ -23,12 +23,13 @@ int kernel_parse(const uint8_t *data, size_t size, struct kernel_image *k, const
 		return elf_pvh_parse(data, size, k, why);
 	if (size >= 0x206 && memcmp(data + 0x202, "HdrS", 4) == 0)
 		return bzimage_parse(data, size, k, why);
-	if (size >= 2 && data[0] == 0x1f && data[1] == 0x8b)
+	/* Before the "MZ" test: a bzImage with an EFI stub starts with "MZ" too. */
+	if (size < 0x206 && size >= 0x200 && data[0x1fe] == 0x55 && data[0x1ff] == 0xaa)
+		*why = "truncated bzImage: the file ends inside the setup header";
+	else if (size >= 2 && data[0] == 0x1f && data[1] == 0x8b)
 		*why = "gzip-compressed data, not a kernel image; " EXPECTED;
 	else if (size >= 2 && data[0] == 'M' && data[1] == 'Z')
 		*why = "a PE/EFI image without a Linux boot header (a UKI?); " EXPECTED;
-	else if (size < 0x206 && size >= 0x200 && data[0x1fe] == 0x55 && data[0x1ff] == 0xaa)
-		*why = "truncated bzImage: the file ends inside the setup header";
 	else
 		*why = "not a kernel image; " EXPECTED;
 	return -EINVAL;
@@ -39,14 +40,21 @@ int kernel_open(const char *path, struct kernel_image *k)
 	struct stat st;
 	const char *why;
 	void *data;
-	int fd;
+	int fd, err;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		log_error("%s: cannot open kernel: %s", path, strerror(errno));
-		return -errno;
+		err = errno; /* log_error may change errno */
+		log_error("%s: cannot open kernel: %s", path, strerror(err));
+		return -err;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) != 0) {
+		err = errno;
+		log_error("%s: cannot stat kernel: %s", path, strerror(err));
+		close(fd);
+		return -err;
+	}
+	if (!S_ISREG(st.st_mode)) {
 		log_error("%s: %s; " EXPECTED, path,
 			  S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
 		close(fd);
@@ -56,9 +64,10 @@ int kernel_open(const char *path, struct kernel_image *k)
 	if (st.st_size > 0) {
 		data = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (data == MAP_FAILED) {
-			log_error("%s: cannot map kernel: %s", path, strerror(errno));
+			err = errno;
+			log_error("%s: cannot map kernel: %s", path, strerror(err));
 			close(fd);
-			return -errno;
+			return -err;
 		}
 	}
 	close(fd);
@@ -112,7 +121,8 @@ int boot_put_initrd(const struct guest_mem *mem, const struct boot_args *args, u
 	uint8_t *dst;
 
 	*gpa = 0;
-	if (args->initrd_fd < 0)
+	/* An empty file has nothing to place (and no byte of RAM to point at). */
+	if (args->initrd_fd < 0 || args->initrd_size == 0)
 		return 0;
 	if (max_addr < top)
 		top = max_addr;
@@ -144,13 +154,22 @@ int boot_put_initrd(const struct guest_mem *mem, const struct boot_args *args, u
 int boot_open_initrd(const char *path, int *fd, uint64_t *size)
 {
 	struct stat st;
+	int err;
 
 	*fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (*fd < 0) {
-		log_error("%s: cannot open initramfs: %s", path, strerror(errno));
-		return -errno;
+		err = errno; /* log_error may change errno */
+		log_error("%s: cannot open initramfs: %s", path, strerror(err));
+		return -err;
 	}
-	if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(*fd, &st) != 0) {
+		err = errno;
+		log_error("%s: cannot stat initramfs: %s", path, strerror(err));
+		close(*fd);
+		*fd = -1;
+		return -err;
+	}
+	if (!S_ISREG(st.st_mode)) {
 		log_error("%s: %s; expected an initramfs (cpio archive, maybe compressed)", path,
 			  S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
 		close(*fd);

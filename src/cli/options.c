@@ -75,12 +75,14 @@ int options_parse_size(const char *s, uint64_t *bytes)
 static int opt_mem(struct vm_config *cfg, const char *opt, const char *arg)
 {
 	uint64_t size;
+	int ret = options_parse_size(arg, &size);
 
-	if (options_parse_size(arg, &size) == -EINVAL) {
+	if (ret == -EINVAL) {
 		log_error("%s: '%s' is not a size (examples: 512, 512M, 2G)", opt, arg);
 		return -1;
 	}
-	if (size < VM_MIN_MEM || size > VM_MAX_MEM) {
+	/* -ERANGE leaves size unset: past 2^64 bytes is out of range too. */
+	if (ret != 0 || size < VM_MIN_MEM || size > VM_MAX_MEM) {
 		log_error("%s: '%s' is out of range (32M to 1T)", opt, arg);
 		return -1;
 	}

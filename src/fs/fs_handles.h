@@ -19,7 +19,7 @@
 /* A directory read in progress: getdents64 output not yet passed to the guest. */
 struct fs_dirstream {
 	pthread_mutex_t lock; /* the descriptor's position is shared state */
-	uint64_t pos;         /* the guest's offset cookie for buf[cur] */
+	uint64_t pos;	      /* the guest's offset cookie for buf[cur] */
 	size_t len, cur;
 	char buf[8192];
 };
@@ -29,8 +29,8 @@ struct fs_handle {
 	int fd;
 	int flags; /* the guest's open flags; O_APPEND is ours to emulate */
 	bool is_dir;
-	bool locked;         /* a POSIX lock was taken through it (atomic) ... */
-	uint64_t lock_owner; /* ... by this guest lock owner, whose FLUSH drops them (atomic) */
+	bool locked;	      /* a POSIX lock was taken through it (atomic) ... */
+	uint64_t lock_owner;  /* ... by this guest lock owner, whose FLUSH drops them (atomic) */
 	struct fs_node *node; /* referenced */
 	struct fs_dirstream *dir;
 	/* Guarded by the table lock: */

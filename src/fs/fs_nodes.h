@@ -25,7 +25,7 @@ struct fs_node {
 	uint64_t id;
 	dev_t dev;
 	ino_t ino;
-	int fd;      /* O_PATH | O_NOFOLLOW */
+	int fd;	     /* O_PATH | O_NOFOLLOW */
 	mode_t type; /* S_IFMT bits: an inode never changes type */
 	/* Guarded by the table lock: */
 	uint64_t nlookup;

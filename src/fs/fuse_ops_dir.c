@@ -25,11 +25,11 @@ int fuse_op_opendir(struct fuse_server *s, struct fuse_req *r)
 
 	if (r->node->type != S_IFDIR)
 		return -ENOTDIR;
-	if (!fs_budget_take(&s->budget))
+	if (!fs_budget_take(s->budget))
 		return -ENFILE;
 	fd = fs_host_reopen(&s->nodes, r->node, O_RDONLY);
 	if (fd < 0) {
-		fs_budget_give(&s->budget);
+		fs_budget_give(s->budget);
 		return fd;
 	}
 	fh = fs_handles_add(&s->handles, r->node, fd, O_RDONLY, true);

@@ -19,17 +19,17 @@ static int entry_open(struct fuse_server *s, struct fs_node *parent, const char 
 	int64_t id;
 	int fd, err;
 
-	if (!fs_budget_take(&s->budget))
+	if (!fs_budget_take(s->budget))
 		return -ENFILE;
 	fd = fs_host_open_beneath(parent->fd, name, O_PATH | O_NOFOLLOW, 0);
 	if (fd < 0) {
-		fs_budget_give(&s->budget);
+		fs_budget_give(s->budget);
 		return fd;
 	}
 	err = fs_host_stat(fd, st);
 	if (err) {
 		close(fd);
-		fs_budget_give(&s->budget);
+		fs_budget_give(s->budget);
 		return err;
 	}
 	id = fs_nodes_adopt(&s->nodes, fd, st, parent, name, ref);
@@ -87,11 +87,11 @@ int fuse_entry_created(struct fuse_server *s, struct fuse_req *r, const char *na
 	int64_t id;
 	int fd, err;
 
-	if (!fs_budget_take(&s->budget))
+	if (!fs_budget_take(s->budget))
 		return -ENFILE;
 	fd = fs_host_open_beneath(parent->fd, name, O_PATH | O_NOFOLLOW, 0);
 	if (fd < 0) {
-		fs_budget_give(&s->budget);
+		fs_budget_give(s->budget);
 		return fd;
 	}
 	err = fs_host_stat(fd, &st);
@@ -122,7 +122,7 @@ int fuse_entry_created(struct fuse_server *s, struct fuse_req *r, const char *na
 	}
 	if (err) {
 		close(fd);
-		fs_budget_give(&s->budget);
+		fs_budget_give(s->budget);
 		return err;
 	}
 	id = fs_nodes_adopt(&s->nodes, fd, &st, parent, name, ref);

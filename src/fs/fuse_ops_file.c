@@ -23,10 +23,12 @@
 
 static int reply_open(struct fuse_req *r, int64_t fh, const void *entry, size_t entry_len)
 {
-	struct fuse_open_out open_out = {.fh = (uint64_t)fh}; /* no FOPEN_KEEP_CACHE: see fs_host.h */
+	struct fuse_open_out open_out = {.fh =
+					     (uint64_t)fh}; /* no FOPEN_KEEP_CACHE: see fs_host.h */
 	char buf[sizeof(struct fuse_entry_out) + sizeof(open_out)];
 
-	memcpy(buf, entry, entry_len);
+	if (entry_len)
+		memcpy(buf, entry, entry_len);
 	memcpy(buf + entry_len, &open_out, sizeof(open_out));
 	return fuse_reply(r, buf, entry_len + sizeof(open_out));
 }
@@ -43,11 +45,11 @@ int fuse_op_open(struct fuse_server *s, struct fuse_req *r)
 		return -EROFS;
 	if (r->node->type == S_IFDIR)
 		return -EISDIR;
-	if (!fs_budget_take(&s->budget))
+	if (!fs_budget_take(s->budget))
 		return -ENFILE;
 	fd = fs_host_reopen(&s->nodes, r->node, (int)(flags & (FS_OPEN_PASS | O_TRUNC)));
 	if (fd < 0) {
-		fs_budget_give(&s->budget);
+		fs_budget_give(s->budget);
 		return fd;
 	}
 	fh = fs_handles_add(&s->handles, r->node, fd, (int)flags, false);
@@ -92,12 +94,12 @@ int fuse_op_create(struct fuse_server *s, struct fuse_req *r)
 	err = fuse_req_read_name(r, name);
 	if (err)
 		return err;
-	if (!fs_budget_take(&s->budget))
+	if (!fs_budget_take(s->budget))
 		return -ENFILE;
 	/* O_NONBLOCK: whatever turns up under this name, opening it cannot block. */
 	fd = fs_host_open_beneath(r->node->fd, name,
 				  (int)(a->flags & FS_OPEN_PASS) | O_CREAT | O_EXCL | O_NOFOLLOW |
-					  O_NONBLOCK | O_NOCTTY,
+				      O_NONBLOCK | O_NOCTTY,
 				  mode);
 	if (fd == -EEXIST && !(a->flags & O_EXCL)) {
 		fd = create_existing(s, r, name, a->flags, &e, &n);
@@ -109,7 +111,7 @@ int fuse_op_create(struct fuse_server *s, struct fuse_req *r)
 		}
 	}
 	if (fd < 0) {
-		fs_budget_give(&s->budget);
+		fs_budget_give(s->budget);
 		return fd;
 	}
 	fh = fs_handles_add(&s->handles, n, fd, (int)a->flags, false);
@@ -228,7 +230,8 @@ int fuse_op_fallocate(struct fuse_server *s, struct fuse_req *r)
 	struct fs_handle *hd;
 	int err;
 
-	if (a->mode & ~(uint32_t)(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
+	if (a->mode &
+	    ~(uint32_t)(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
 		return -EOPNOTSUPP;
 	if (a->offset > INT64_MAX || a->length > INT64_MAX)
 		return -EINVAL;

@@ -203,9 +203,9 @@ int fuse_req_write(struct fuse_req *r, size_t off, const void *src, size_t len)
 static int reply_header(struct fuse_req *r, int error, size_t len)
 {
 	struct fuse_out_header oh = {
-		.len = (uint32_t)(sizeof(oh) + len),
-		.error = error,
-		.unique = r->hdr.unique,
+	    .len = (uint32_t)(sizeof(oh) + len),
+	    .error = error,
+	    .unique = r->hdr.unique,
 	};
 
 	if (sizeof(oh) + len > r->out_cap || sizeof(oh) + len > UINT32_MAX)

@@ -57,9 +57,9 @@ struct fuse_req {
 
 	const struct iovec *in;
 	unsigned nin;
-	unsigned in_idx;  /* cursor: buffer index ... */
-	size_t in_off;    /* ... and offset inside it */
-	size_t in_left;   /* argument bytes not yet consumed */
+	unsigned in_idx; /* cursor: buffer index ... */
+	size_t in_off;	 /* ... and offset inside it */
+	size_t in_left;	 /* argument bytes not yet consumed */
 
 	const struct iovec *out;
 	unsigned nout;

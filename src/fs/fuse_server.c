@@ -5,6 +5,7 @@
 #include "fs/fuse_server.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,8 +34,8 @@
 	 FUSE_ASYNC_DIO | FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_CACHE_SYMLINKS)
 
 enum {
-	OP_NODE = 1,    /* resolve hdr.nodeid into r->node first */
-	OP_WRITES = 2,  /* a modification: EROFS on a read-only share */
+	OP_NODE = 1,	/* resolve hdr.nodeid into r->node first */
+	OP_WRITES = 2,	/* a modification: EROFS on a read-only share */
 	OP_NOREPLY = 4, /* the guest expects no reply */
 };
 
@@ -49,68 +50,64 @@ static fuse_op_fn op_init, op_destroy, op_interrupt;
 
 #define OP(code, f, arg, fl, reply) [code] = {f, arg, fl, reply}
 static const struct fuse_op fuse_ops[] = {
-	OP(FUSE_LOOKUP, fuse_op_lookup, 0, OP_NODE, sizeof(struct fuse_entry_out)),
-	OP(FUSE_FORGET, fuse_op_forget, sizeof(struct fuse_forget_in), OP_NOREPLY, 0),
-	OP(FUSE_GETATTR, fuse_op_getattr, sizeof(struct fuse_getattr_in), OP_NODE,
-	   sizeof(struct fuse_attr_out)),
-	OP(FUSE_SETATTR, fuse_op_setattr, sizeof(struct fuse_setattr_in), OP_NODE | OP_WRITES,
-	   sizeof(struct fuse_attr_out)),
-	OP(FUSE_READLINK, fuse_op_readlink, 0, OP_NODE, 0),
-	OP(FUSE_SYMLINK, fuse_op_symlink, 0, OP_NODE | OP_WRITES, sizeof(struct fuse_entry_out)),
-	OP(FUSE_MKNOD, fuse_op_mknod, sizeof(struct fuse_mknod_in), OP_NODE | OP_WRITES,
-	   sizeof(struct fuse_entry_out)),
-	OP(FUSE_MKDIR, fuse_op_mkdir, sizeof(struct fuse_mkdir_in), OP_NODE | OP_WRITES,
-	   sizeof(struct fuse_entry_out)),
-	OP(FUSE_UNLINK, fuse_op_unlink, 0, OP_NODE | OP_WRITES, 0),
-	OP(FUSE_RMDIR, fuse_op_rmdir, 0, OP_NODE | OP_WRITES, 0),
-	OP(FUSE_RENAME, fuse_op_rename, sizeof(struct fuse_rename_in), OP_NODE | OP_WRITES, 0),
-	OP(FUSE_LINK, fuse_op_link, sizeof(struct fuse_link_in), OP_NODE | OP_WRITES,
-	   sizeof(struct fuse_entry_out)),
-	OP(FUSE_OPEN, fuse_op_open, sizeof(struct fuse_open_in), OP_NODE,
-	   sizeof(struct fuse_open_out)),
-	OP(FUSE_READ, fuse_op_read, sizeof(struct fuse_read_in), 0, 0),
-	OP(FUSE_WRITE, fuse_op_write, sizeof(struct fuse_write_in), OP_WRITES,
-	   sizeof(struct fuse_write_out)),
-	OP(FUSE_STATFS, fuse_op_statfs, 0, OP_NODE, sizeof(struct fuse_statfs_out)),
-	OP(FUSE_RELEASE, fuse_op_release, sizeof(struct fuse_release_in), 0, 0),
-	OP(FUSE_FSYNC, fuse_op_fsync, sizeof(struct fuse_fsync_in), 0, 0),
-	OP(FUSE_SETXATTR, fuse_op_setxattr, FUSE_COMPAT_SETXATTR_IN_SIZE, OP_NODE | OP_WRITES, 0),
-	OP(FUSE_GETXATTR, fuse_op_getxattr, sizeof(struct fuse_getxattr_in), OP_NODE, 0),
-	OP(FUSE_LISTXATTR, fuse_op_listxattr, sizeof(struct fuse_getxattr_in), OP_NODE, 0),
-	OP(FUSE_REMOVEXATTR, fuse_op_removexattr, 0, OP_NODE | OP_WRITES, 0),
-	OP(FUSE_FLUSH, fuse_op_flush, sizeof(struct fuse_flush_in), 0, 0),
-	OP(FUSE_INIT, op_init, offsetof(struct fuse_init_in, flags2), 0,
-	   sizeof(struct fuse_init_out)),
-	OP(FUSE_OPENDIR, fuse_op_opendir, sizeof(struct fuse_open_in), OP_NODE,
-	   sizeof(struct fuse_open_out)),
-	OP(FUSE_READDIR, fuse_op_readdir, sizeof(struct fuse_read_in), 0, 0),
-	OP(FUSE_RELEASEDIR, fuse_op_releasedir, sizeof(struct fuse_release_in), 0, 0),
-	OP(FUSE_FSYNCDIR, fuse_op_fsyncdir, sizeof(struct fuse_fsync_in), 0, 0),
-	OP(FUSE_GETLK, fuse_op_getlk, sizeof(struct fuse_lk_in), 0, sizeof(struct fuse_lk_out)),
-	OP(FUSE_SETLK, fuse_op_setlk, sizeof(struct fuse_lk_in), 0, 0),
-	OP(FUSE_SETLKW, fuse_op_setlkw, sizeof(struct fuse_lk_in), 0, 0),
-	OP(FUSE_ACCESS, fuse_op_access, sizeof(struct fuse_access_in), OP_NODE, 0),
-	OP(FUSE_CREATE, fuse_op_create, sizeof(struct fuse_create_in), OP_NODE | OP_WRITES,
-	   sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out)),
-	OP(FUSE_INTERRUPT, op_interrupt, sizeof(struct fuse_interrupt_in), OP_NOREPLY, 0),
-	OP(FUSE_DESTROY, op_destroy, 0, 0, 0),
-	OP(FUSE_BATCH_FORGET, fuse_op_batch_forget, sizeof(struct fuse_batch_forget_in),
-	   OP_NOREPLY, 0),
-	OP(FUSE_FALLOCATE, fuse_op_fallocate, sizeof(struct fuse_fallocate_in), OP_WRITES, 0),
-	OP(FUSE_READDIRPLUS, fuse_op_readdirplus, sizeof(struct fuse_read_in), 0, 0),
-	OP(FUSE_RENAME2, fuse_op_rename2, sizeof(struct fuse_rename2_in), OP_NODE | OP_WRITES, 0),
-	OP(FUSE_LSEEK, fuse_op_lseek, sizeof(struct fuse_lseek_in), 0,
-	   sizeof(struct fuse_lseek_out)),
-	OP(FUSE_COPY_FILE_RANGE, fuse_op_copy_file_range, sizeof(struct fuse_copy_file_range_in),
-	   OP_WRITES, sizeof(struct fuse_write_out)),
+    OP(FUSE_LOOKUP, fuse_op_lookup, 0, OP_NODE, sizeof(struct fuse_entry_out)),
+    OP(FUSE_FORGET, fuse_op_forget, sizeof(struct fuse_forget_in), OP_NOREPLY, 0),
+    OP(FUSE_GETATTR, fuse_op_getattr, sizeof(struct fuse_getattr_in), OP_NODE,
+       sizeof(struct fuse_attr_out)),
+    OP(FUSE_SETATTR, fuse_op_setattr, sizeof(struct fuse_setattr_in), OP_NODE | OP_WRITES,
+       sizeof(struct fuse_attr_out)),
+    OP(FUSE_READLINK, fuse_op_readlink, 0, OP_NODE, 0),
+    OP(FUSE_SYMLINK, fuse_op_symlink, 0, OP_NODE | OP_WRITES, sizeof(struct fuse_entry_out)),
+    OP(FUSE_MKNOD, fuse_op_mknod, sizeof(struct fuse_mknod_in), OP_NODE | OP_WRITES,
+       sizeof(struct fuse_entry_out)),
+    OP(FUSE_MKDIR, fuse_op_mkdir, sizeof(struct fuse_mkdir_in), OP_NODE | OP_WRITES,
+       sizeof(struct fuse_entry_out)),
+    OP(FUSE_UNLINK, fuse_op_unlink, 0, OP_NODE | OP_WRITES, 0),
+    OP(FUSE_RMDIR, fuse_op_rmdir, 0, OP_NODE | OP_WRITES, 0),
+    OP(FUSE_RENAME, fuse_op_rename, sizeof(struct fuse_rename_in), OP_NODE | OP_WRITES, 0),
+    OP(FUSE_LINK, fuse_op_link, sizeof(struct fuse_link_in), OP_NODE | OP_WRITES,
+       sizeof(struct fuse_entry_out)),
+    OP(FUSE_OPEN, fuse_op_open, sizeof(struct fuse_open_in), OP_NODE, sizeof(struct fuse_open_out)),
+    OP(FUSE_READ, fuse_op_read, sizeof(struct fuse_read_in), 0, 0),
+    OP(FUSE_WRITE, fuse_op_write, sizeof(struct fuse_write_in), OP_WRITES,
+       sizeof(struct fuse_write_out)),
+    OP(FUSE_STATFS, fuse_op_statfs, 0, OP_NODE, sizeof(struct fuse_statfs_out)),
+    OP(FUSE_RELEASE, fuse_op_release, sizeof(struct fuse_release_in), 0, 0),
+    OP(FUSE_FSYNC, fuse_op_fsync, sizeof(struct fuse_fsync_in), 0, 0),
+    OP(FUSE_SETXATTR, fuse_op_setxattr, FUSE_COMPAT_SETXATTR_IN_SIZE, OP_NODE | OP_WRITES, 0),
+    OP(FUSE_GETXATTR, fuse_op_getxattr, sizeof(struct fuse_getxattr_in), OP_NODE, 0),
+    OP(FUSE_LISTXATTR, fuse_op_listxattr, sizeof(struct fuse_getxattr_in), OP_NODE, 0),
+    OP(FUSE_REMOVEXATTR, fuse_op_removexattr, 0, OP_NODE | OP_WRITES, 0),
+    OP(FUSE_FLUSH, fuse_op_flush, sizeof(struct fuse_flush_in), 0, 0),
+    OP(FUSE_INIT, op_init, offsetof(struct fuse_init_in, flags2), 0, sizeof(struct fuse_init_out)),
+    OP(FUSE_OPENDIR, fuse_op_opendir, sizeof(struct fuse_open_in), OP_NODE,
+       sizeof(struct fuse_open_out)),
+    OP(FUSE_READDIR, fuse_op_readdir, sizeof(struct fuse_read_in), 0, 0),
+    OP(FUSE_RELEASEDIR, fuse_op_releasedir, sizeof(struct fuse_release_in), 0, 0),
+    OP(FUSE_FSYNCDIR, fuse_op_fsyncdir, sizeof(struct fuse_fsync_in), 0, 0),
+    OP(FUSE_GETLK, fuse_op_getlk, sizeof(struct fuse_lk_in), 0, sizeof(struct fuse_lk_out)),
+    OP(FUSE_SETLK, fuse_op_setlk, sizeof(struct fuse_lk_in), 0, 0),
+    OP(FUSE_SETLKW, fuse_op_setlkw, sizeof(struct fuse_lk_in), 0, 0),
+    OP(FUSE_ACCESS, fuse_op_access, sizeof(struct fuse_access_in), OP_NODE, 0),
+    OP(FUSE_CREATE, fuse_op_create, sizeof(struct fuse_create_in), OP_NODE | OP_WRITES,
+       sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out)),
+    OP(FUSE_INTERRUPT, op_interrupt, sizeof(struct fuse_interrupt_in), OP_NOREPLY, 0),
+    OP(FUSE_DESTROY, op_destroy, 0, 0, 0),
+    OP(FUSE_BATCH_FORGET, fuse_op_batch_forget, sizeof(struct fuse_batch_forget_in), OP_NOREPLY, 0),
+    OP(FUSE_FALLOCATE, fuse_op_fallocate, sizeof(struct fuse_fallocate_in), OP_WRITES, 0),
+    OP(FUSE_READDIRPLUS, fuse_op_readdirplus, sizeof(struct fuse_read_in), 0, 0),
+    OP(FUSE_RENAME2, fuse_op_rename2, sizeof(struct fuse_rename2_in), OP_NODE | OP_WRITES, 0),
+    OP(FUSE_LSEEK, fuse_op_lseek, sizeof(struct fuse_lseek_in), 0, sizeof(struct fuse_lseek_out)),
+    OP(FUSE_COPY_FILE_RANGE, fuse_op_copy_file_range, sizeof(struct fuse_copy_file_range_in),
+       OP_WRITES, sizeof(struct fuse_write_out)),
 };
 
 static int op_init(struct fuse_server *s, struct fuse_req *r)
 {
 	const struct fuse_init_in *in = &r->arg.init;
 	struct fuse_init_out out = {
-		.major = FUSE_KERNEL_VERSION,
-		.minor = FUSE_KERNEL_MINOR_VERSION,
+	    .major = FUSE_KERNEL_VERSION,
+	    .minor = FUSE_KERNEL_MINOR_VERSION,
 	};
 
 	if (in->major < FUSE_KERNEL_VERSION)
@@ -220,9 +217,12 @@ static mode_t read_umask(void)
 }
 
 /*
- * Every node and open file costs a descriptor: allow as many as the hard limit lets, keeping a
- * quarter of them for the rest of smolvm.
+ * Every node and open file costs a descriptor: all shares together may keep as many as the hard
+ * limit allows, less a quarter left for the rest of smolvm.
  */
+static struct fs_budget fd_budget;
+static pthread_once_t fd_budget_once = PTHREAD_ONCE_INIT;
+
 static long raise_fd_limit(void)
 {
 	struct rlimit rl;
@@ -237,6 +237,11 @@ static long raise_fd_limit(void)
 	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1 << 24))
 		rl.rlim_cur = 1 << 24;
 	return (long)rl.rlim_cur / 4 * 3;
+}
+
+static void fd_budget_init(void)
+{
+	fd_budget.max = raise_fd_limit();
 }
 
 int fuse_server_new(const struct fuse_server_config *cfg, struct fuse_server **out)
@@ -264,14 +269,15 @@ int fuse_server_new(const struct fuse_server_config *cfg, struct fuse_server **o
 	s->readonly = cfg->readonly;
 	s->as_root = geteuid() == 0;
 	s->umask = read_umask();
-	s->budget.max = raise_fd_limit();
-	err = fs_nodes_init(&s->nodes, fd, &st, &s->budget);
+	pthread_once(&fd_budget_once, fd_budget_init);
+	s->budget = &fd_budget;
+	err = fs_nodes_init(&s->nodes, fd, &st, s->budget);
 	if (err) {
 		close(fd);
 		free(s);
 		return err;
 	}
-	err = fs_handles_init(&s->handles, &s->nodes, &s->budget);
+	err = fs_handles_init(&s->handles, &s->nodes, s->budget);
 	if (err) {
 		fs_nodes_destroy(&s->nodes);
 		free(s);

@@ -17,10 +17,16 @@ struct fuse_server;
 
 struct fuse_server_config {
 	const char *root; /* host directory to share */
-	bool readonly;    /* refuse every modification with EROFS */
+	bool readonly;	  /* refuse every modification with EROFS */
 };
 
-/* Opens the share root. Returns 0 or -errno (-ENOTDIR if root is not a directory). */
+/*
+ * Opens the share root. Returns 0 or -errno (-ENOTDIR if root is not a directory).
+ * Process-wide effects, on the first call: RLIMIT_NOFILE is raised to its hard limit (every
+ * file the guest has looked up holds a descriptor; all shares together use at most 3/4 of the
+ * limit), and SIGXFSZ is ignored if it was default, so a guest write past RLIMIT_FSIZE fails
+ * with EFBIG instead of killing smolvm.
+ */
 int fuse_server_new(const struct fuse_server_config *cfg, struct fuse_server **out);
 
 /* Closes every host file the server holds. No call may be running on another thread. */

@@ -17,10 +17,10 @@
 struct fuse_server {
 	struct fs_nodes nodes;
 	struct fs_handles handles;
-	struct fs_budget budget;
+	struct fs_budget *budget; /* one for all servers: descriptors are per process */
 	bool readonly;
-	bool as_root; /* files the guest creates get the request's uid/gid */
-	mode_t umask; /* the process umask, which the host applies to every creation */
+	bool as_root;	 /* files the guest creates get the request's uid/gid */
+	mode_t umask;	 /* the process umask, which the host applies to every creation */
 	int initialized; /* atomic: INIT answered and no DESTROY since */
 };
 
@@ -44,13 +44,13 @@ int fuse_entry_created(struct fuse_server *s, struct fuse_req *r, const char *na
 typedef int fuse_op_fn(struct fuse_server *s, struct fuse_req *r);
 
 fuse_op_fn fuse_op_lookup, fuse_op_forget, fuse_op_batch_forget, fuse_op_getattr, fuse_op_setattr,
-	fuse_op_readlink, fuse_op_access, fuse_op_statfs;
+    fuse_op_readlink, fuse_op_access, fuse_op_statfs;
 fuse_op_fn fuse_op_mknod, fuse_op_mkdir, fuse_op_symlink, fuse_op_unlink, fuse_op_rmdir,
-	fuse_op_rename, fuse_op_rename2, fuse_op_link;
+    fuse_op_rename, fuse_op_rename2, fuse_op_link;
 fuse_op_fn fuse_op_open, fuse_op_create, fuse_op_read, fuse_op_write, fuse_op_release,
-	fuse_op_flush, fuse_op_fsync, fuse_op_fallocate, fuse_op_lseek, fuse_op_copy_file_range;
+    fuse_op_flush, fuse_op_fsync, fuse_op_fallocate, fuse_op_lseek, fuse_op_copy_file_range;
 fuse_op_fn fuse_op_opendir, fuse_op_readdir, fuse_op_readdirplus, fuse_op_releasedir,
-	fuse_op_fsyncdir;
+    fuse_op_fsyncdir;
 fuse_op_fn fuse_op_setxattr, fuse_op_getxattr, fuse_op_listxattr, fuse_op_removexattr;
 fuse_op_fn fuse_op_getlk, fuse_op_setlk, fuse_op_setlkw;
 

@@ -203,6 +203,8 @@ void vm_request_stop(struct vm *vm, enum vm_stop reason, int status)
 {
 	int none = VM_STOP_NONE;
 
+	log_debug("stop requested: reason %d, status %d", reason, status);
+
 	if (atomic_compare_exchange_strong(&vm->stop_reason, &none, reason)) {
 		vm->stop_status = status;
 		eventfd_write(vm->stop_fd, 1);

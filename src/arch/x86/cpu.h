@@ -19,6 +19,9 @@ int cpu_setup_lapic(int vcpu_fd);
  * page tables into guest memory. */
 int cpu_setup_boot_state(int vcpu_fd, const struct guest_mem *mem, const struct boot_entry *entry);
 
+/* Real-mode code at the reset vector that reboots through the ACPI reset register. */
+int cpu_install_reset_vector(const struct guest_mem *mem);
+
 /* Print the vCPU's registers to stderr (on a triple fault or KVM error). */
 void cpu_dump_state(int vcpu_fd, unsigned id);
 

@@ -23,7 +23,8 @@
 #define LAYOUT_CMDLINE_MAX   0x10000ULL
 #define LAYOUT_EBDA          0x9fc00ULL /* first byte no longer usable RAM below 1 MiB */
 #define LAYOUT_ACPI          0xe0000ULL /* RSDP here, where legacy scans look */
-#define LAYOUT_ACPI_SIZE     0x20000ULL
+#define LAYOUT_ACPI_SIZE     0x10000ULL
+#define LAYOUT_RESET_VECTOR  0xffff0ULL /* f000:fff0, where a CPU reset starts */
 #define LAYOUT_HIGH_MEM      0x100000ULL /* 1 MiB: protected-mode kernel */
 
 /* The hole below 4 GiB. */

@@ -1,0 +1,401 @@
+/*
+ * The command line: every option, the defaults, sizes and CPU counts at and past their bounds,
+ * and every way a command line can be wrong. stdout and stderr are captured for each parse, so
+ * the tests can check that an error message names the offending option and value.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cli/options.h"
+#include "unit.h"
+
+#define MAX_ARGS 16
+
+static char out_text[8192], err_text[8192];
+
+/* Point fd (1 or 2) at a temporary file; capture_end restores it and reads the text back. */
+static void capture_begin(int fd, FILE **tmp, int *saved)
+{
+	fflush(fd == 1 ? stdout : stderr);
+	*tmp = tmpfile();
+	if (!*tmp) {
+		perror("tmpfile");
+		abort();
+	}
+	*saved = dup(fd);
+	dup2(fileno(*tmp), fd);
+}
+
+static void capture_end(int fd, FILE *tmp, int saved, char *buf, size_t size)
+{
+	size_t n;
+
+	fflush(fd == 1 ? stdout : stderr);
+	dup2(saved, fd);
+	close(saved);
+	rewind(tmp);
+	n = fread(buf, 1, size - 1, tmp);
+	buf[n] = '\0';
+	fclose(tmp);
+}
+
+/* options_parse on "smolvm" followed by the NULL-terminated arguments. */
+static enum options_result parse(struct vm_config *cfg, ...)
+{
+	char *argv[MAX_ARGS + 2] = {"smolvm"};
+	int argc = 1, saved_out, saved_err;
+	FILE *tmp_out, *tmp_err;
+	enum options_result r;
+	va_list ap;
+	char *a;
+
+	va_start(ap, cfg);
+	while ((a = va_arg(ap, char *)) != NULL) {
+		if (argc > MAX_ARGS)
+			abort();
+		argv[argc++] = a;
+	}
+	va_end(ap);
+	argv[argc] = NULL;
+
+	capture_begin(1, &tmp_out, &saved_out);
+	capture_begin(2, &tmp_err, &saved_err);
+	r = options_parse(argc, argv, cfg);
+	capture_end(2, tmp_err, saved_err, err_text, sizeof(err_text));
+	capture_end(1, tmp_out, saved_out, out_text, sizeof(out_text));
+	return r;
+}
+
+#define HAS(text, s) (strstr((text), (s)) != NULL)
+
+/* The parse fails and says so in one "smolvm: " line plus the hint, naming every needle. */
+#define CHECK_FAILS(needle1, needle2, ...)                                                         \
+	do {                                                                                       \
+		struct vm_config _c;                                                               \
+		CHECK_EQ(parse(&_c, __VA_ARGS__, NULL), OPTIONS_ERROR);                            \
+		CHECK(strncmp(err_text, "smolvm: ", 8) == 0);                                      \
+		CHECK(HAS(err_text, needle1));                                                     \
+		CHECK(HAS(err_text, needle2));                                                     \
+		CHECK(HAS(err_text, "Try 'smolvm -h'"));                                           \
+		CHECK_STR(out_text, "");                                                           \
+	} while (0)
+
+static void test_defaults(void)
+{
+	struct vm_config c;
+
+	CHECK_EQ(parse(&c, "-kernel", "bzImage", NULL), OPTIONS_RUN);
+	CHECK_STR(c.kernel, "bzImage");
+	CHECK(c.initramfs == NULL);
+	CHECK(c.append == NULL);
+	CHECK_EQ(c.mem_size, 512ULL << 20);
+	CHECK_EQ(c.ncpus, 1);
+	CHECK(!c.no_reboot);
+	CHECK(!c.nographic);
+	CHECK_STR(err_text, "");
+	CHECK_STR(out_text, "");
+}
+
+static void test_every_option(void)
+{
+	struct vm_config c;
+
+	CHECK_EQ(parse(&c, "-kernel", "vmlinux", "-initramfs", "initrd.gz", "-append",
+		       "console=hvc0 quiet", "-m", "2G", "-smp", "4", "-no-reboot", "-nographic",
+		       NULL),
+		 OPTIONS_RUN);
+	CHECK_STR(c.kernel, "vmlinux");
+	CHECK_STR(c.initramfs, "initrd.gz");
+	CHECK_STR(c.append, "console=hvc0 quiet");
+	CHECK_EQ(c.mem_size, 2ULL << 30);
+	CHECK_EQ(c.ncpus, 4);
+	CHECK(c.no_reboot);
+	CHECK(c.nographic);
+	CHECK_STR(err_text, "");
+
+	/* -initrd is qemu's spelling; the options may come in any order. */
+	CHECK_EQ(parse(&c, "-initrd", "i.cpio", "-kernel", "k", NULL), OPTIONS_RUN);
+	CHECK_STR(c.initramfs, "i.cpio");
+	CHECK_STR(c.kernel, "k");
+
+	/* An empty -append is a valid (empty) command line. */
+	CHECK_EQ(parse(&c, "-kernel", "k", "-append", "", NULL), OPTIONS_RUN);
+	CHECK_STR(c.append, "");
+
+	/* The argument is taken as is, even when it looks like an option. */
+	CHECK_EQ(parse(&c, "-kernel", "-m", NULL), OPTIONS_RUN);
+	CHECK_STR(c.kernel, "-m");
+	CHECK_EQ(c.mem_size, 512ULL << 20);
+
+	/* A repeated option: the last one counts, as in qemu. */
+	CHECK_EQ(parse(&c, "-kernel", "a", "-kernel", "b", "-m", "1G", "-m", "64", NULL),
+		 OPTIONS_RUN);
+	CHECK_STR(c.kernel, "b");
+	CHECK_EQ(c.mem_size, 64ULL << 20);
+}
+
+static void test_double_dash(void)
+{
+	struct vm_config c;
+
+	CHECK_EQ(parse(&c, "--kernel", "k", "--initramfs", "i", "--append", "a", "--m", "1G",
+		       "--smp", "2", "--no-reboot", "--nographic", NULL),
+		 OPTIONS_RUN);
+	CHECK_STR(c.kernel, "k");
+	CHECK_STR(c.initramfs, "i");
+	CHECK_STR(c.append, "a");
+	CHECK_EQ(c.mem_size, 1ULL << 30);
+	CHECK_EQ(c.ncpus, 2);
+	CHECK(c.no_reboot);
+	CHECK(c.nographic);
+
+	CHECK_EQ(parse(&c, "--initrd", "i2", "--kernel", "k", NULL), OPTIONS_RUN);
+	CHECK_STR(c.initramfs, "i2");
+
+	/* Only one extra dash is forgiven. */
+	CHECK_FAILS("unknown option", "'---kernel'", "---kernel", "k");
+}
+
+static void test_help_and_version(void)
+{
+	static const char *const listed[] = {"-kernel",	  "-initramfs", "-initrd",    "-append",
+					     "-m",	  "-smp",	"-no-reboot", "-nographic",
+					     "--version", "--help"};
+	struct vm_config c;
+
+	CHECK_EQ(parse(&c, "-h", NULL), OPTIONS_EXIT);
+	CHECK(HAS(out_text, "usage: smolvm -kernel FILE"));
+	for (size_t i = 0; i < sizeof(listed) / sizeof(listed[0]); i++)
+		CHECK(HAS(out_text, listed[i]));
+	CHECK_STR(err_text, "");
+
+	CHECK_EQ(parse(&c, "--help", NULL), OPTIONS_EXIT);
+	CHECK(HAS(out_text, "usage: smolvm"));
+	CHECK_EQ(parse(&c, "-help", NULL), OPTIONS_EXIT);
+	CHECK(HAS(out_text, "usage: smolvm"));
+
+	/* Help is answered even without -kernel, and wins over what follows it. */
+	CHECK_EQ(parse(&c, "-m", "1G", "-h", "-bogus", NULL), OPTIONS_EXIT);
+	CHECK_STR(err_text, "");
+
+	CHECK_EQ(parse(&c, "--version", NULL), OPTIONS_EXIT);
+	CHECK(strncmp(out_text, "smolvm ", 7) == 0);
+	CHECK(out_text[7] >= '0' && out_text[7] <= '9');
+	CHECK_EQ(parse(&c, "-version", NULL), OPTIONS_EXIT);
+	CHECK(strncmp(out_text, "smolvm ", 7) == 0);
+	CHECK_STR(err_text, "");
+
+	/* An error before -h is still an error. */
+	CHECK_FAILS("unknown option", "'-x'", "-x", "-h");
+}
+
+/* options_parse_size: the value in bytes, or the error. */
+static void check_size(const char *s, int ret, uint64_t bytes)
+{
+	uint64_t v = 0xdeadbeef;
+	int r = options_parse_size(s, &v);
+
+	if (r != ret || (ret == 0 && v != bytes))
+		fprintf(stderr, "size '%s': got %d, %llu\n", s, r, (unsigned long long)v);
+	CHECK_EQ(r, ret);
+	CHECK_EQ(v, ret == 0 ? bytes : 0xdeadbeef); /* untouched on error */
+}
+
+static void test_parse_size(void)
+{
+	check_size("512", 0, 512ULL << 20);
+	check_size("0", 0, 0);
+	check_size("1", 0, 1ULL << 20);
+	check_size("007", 0, 7ULL << 20);
+	check_size("4096K", 0, 4ULL << 20);
+	check_size("4096k", 0, 4ULL << 20);
+	check_size("512M", 0, 512ULL << 20);
+	check_size("512m", 0, 512ULL << 20);
+	check_size("2G", 0, 2ULL << 30);
+	check_size("2g", 0, 2ULL << 30);
+	check_size("1T", 0, 1ULL << 40);
+	check_size("1t", 0, 1ULL << 40);
+	check_size("2GB", 0, 2ULL << 30);
+	check_size("2GiB", 0, 2ULL << 30);
+	check_size("100KiB", 0, 100ULL << 10);
+	check_size("16777215T", 0, 16777215ULL << 40);
+
+	check_size("", -EINVAL, 0);
+	check_size("abc", -EINVAL, 0);
+	check_size("12Q", -EINVAL, 0);
+	check_size("-5", -EINVAL, 0);
+	check_size("+5", -EINVAL, 0);
+	check_size(" 5", -EINVAL, 0);
+	check_size("5 ", -EINVAL, 0);
+	check_size("M", -EINVAL, 0);
+	check_size("1.5G", -EINVAL, 0);
+	check_size("0x10", -EINVAL, 0);
+	check_size("2GG", -EINVAL, 0);
+	check_size("2Gi", -EINVAL, 0);
+	check_size("2GiBx", -EINVAL, 0);
+	check_size("2B", -EINVAL, 0);
+	check_size("2iB", -EINVAL, 0);
+
+	/* Past 2^64 bytes, in the digits or through the suffix. */
+	check_size("18446744073709551616", -ERANGE, 0);
+	check_size("99999999999999999999999", -ERANGE, 0);
+	check_size("18446744073709551615", -ERANGE, 0);
+	check_size("17592186044416", -ERANGE, 0); /* 2^44 MiB */
+	check_size("16777216T", -ERANGE, 0);
+	check_size("18014398509481984K", -ERANGE, 0); /* 2^54 KiB */
+	check_size("18014398509481983K", 0, 18014398509481983ULL << 10);
+}
+
+static void check_mem(const char *arg, uint64_t bytes)
+{
+	struct vm_config c;
+
+	CHECK_EQ(parse(&c, "-kernel", "k", "-m", arg, NULL), OPTIONS_RUN);
+	CHECK_EQ(c.mem_size, bytes);
+}
+
+static void test_mem(void)
+{
+	check_mem("512", 512ULL << 20);
+	check_mem("512M", 512ULL << 20);
+	check_mem("2G", 2ULL << 30);
+	check_mem("32M", 32ULL << 20);
+	check_mem("32", 32ULL << 20);
+	check_mem("32768K", 32ULL << 20);
+	check_mem("1T", 1ULL << 40);
+	check_mem("1024G", 1ULL << 40);
+	check_mem("3G", 3ULL << 30);
+	/* Rounded up to whole MiB. */
+	check_mem("32769K", 33ULL << 20);
+	check_mem("65535k", 64ULL << 20);
+
+	/* Malformed: the message names the option and the value. */
+	CHECK_FAILS("-m: 'abc' is not a size", "512M", "-kernel", "k", "-m", "abc");
+	CHECK_FAILS("-m: '12Q' is not a size", "2G", "-kernel", "k", "-m", "12Q");
+	CHECK_FAILS("-m: '' is not a size", "-m", "-kernel", "k", "-m", "");
+	CHECK_FAILS("-m: '-5' is not a size", "-m", "-kernel", "k", "-m", "-5");
+	CHECK_FAILS("--m: '1.5G' is not a size", "--m", "-kernel", "k", "--m", "1.5G");
+
+	/* Out of range, including values that overflow 64 bits. */
+	CHECK_FAILS("-m: '0' is out of range", "32M to 1T", "-kernel", "k", "-m", "0");
+	CHECK_FAILS("-m: '31' is out of range", "32M", "-kernel", "k", "-m", "31");
+	CHECK_FAILS("-m: '32767K' is out of range", "1T", "-kernel", "k", "-m", "32767K");
+	CHECK_FAILS("-m: '1025G' is out of range", "1T", "-kernel", "k", "-m", "1025G");
+	CHECK_FAILS("-m: '1048577' is out of range", "1T", "-kernel", "k", "-m", "1048577");
+	CHECK_FAILS("-m: '99999999G' is out of range", "1T", "-kernel", "k", "-m", "99999999G");
+	CHECK_FAILS("-m: '18446744073709551616' is out of range", "1T", "-kernel", "k", "-m",
+		    "18446744073709551616");
+	CHECK_FAILS("-m: '18446744073709551615' is out of range", "1T", "-kernel", "k", "-m",
+		    "18446744073709551615");
+	CHECK_FAILS("-m: '16777216T' is out of range", "1T", "-kernel", "k", "-m", "16777216T");
+}
+
+static void check_smp(const char *arg, unsigned n)
+{
+	struct vm_config c;
+
+	CHECK_EQ(parse(&c, "-kernel", "k", "-smp", arg, NULL), OPTIONS_RUN);
+	CHECK_EQ(c.ncpus, n);
+}
+
+static void test_smp(void)
+{
+	check_smp("1", 1);
+	check_smp("2", 2);
+	check_smp("254", 254);
+	check_smp("cpus=1", 1);
+	check_smp("cpus=8", 8);
+	check_smp("cpus=254", 254);
+
+	CHECK_FAILS("-smp: '0' is not a CPU count", "1 to 254", "-kernel", "k", "-smp", "0");
+	CHECK_FAILS("-smp: '255' is not a CPU count", "1 to 254", "-kernel", "k", "-smp", "255");
+	CHECK_FAILS("-smp: '1000'", "1 to 254", "-kernel", "k", "-smp", "1000");
+	CHECK_FAILS("-smp: 'x'", "1 to 254", "-kernel", "k", "-smp", "x");
+	CHECK_FAILS("-smp: '4x'", "1 to 254", "-kernel", "k", "-smp", "4x");
+	CHECK_FAILS("-smp: ''", "1 to 254", "-kernel", "k", "-smp", "");
+	CHECK_FAILS("-smp: '-1'", "1 to 254", "-kernel", "k", "-smp", "-1");
+	CHECK_FAILS("-smp: 'cpus='", "1 to 254", "-kernel", "k", "-smp", "cpus=");
+	CHECK_FAILS("-smp: 'cpus=0'", "1 to 254", "-kernel", "k", "-smp", "cpus=0");
+	CHECK_FAILS("-smp: 'cpus=255'", "1 to 254", "-kernel", "k", "-smp", "cpus=255");
+	CHECK_FAILS("-smp: '4,sockets=2'", "1 to 254", "-kernel", "k", "-smp", "4,sockets=2");
+	CHECK_FAILS("-smp: '99999999999999999999'", "1 to 254", "-kernel", "k", "-smp",
+		    "99999999999999999999");
+	CHECK_FAILS("--smp: '0'", "1 to 254", "-kernel", "k", "--smp", "0");
+}
+
+static void test_errors(void)
+{
+	/* Unknown options, with one and two dashes, and lone dashes. */
+	CHECK_FAILS("unknown option '-bogus'", "-bogus", "-kernel", "k", "-bogus");
+	CHECK_FAILS("unknown option '--bogus'", "--bogus", "--bogus", "-kernel", "k");
+	CHECK_FAILS("unknown option '-'", "'-'", "-kernel", "k", "-");
+	CHECK_FAILS("unknown option '--'", "'--'", "-kernel", "k", "--");
+	CHECK_FAILS("unknown option '-Kernel'", "-Kernel", "-Kernel", "k");
+	CHECK_FAILS("unknown option '-kernel=k'", "-kernel=k", "-kernel=k");
+
+	/* A missing argument names the option and what it wanted. */
+	CHECK_FAILS("-kernel needs an argument", "FILE", "-kernel");
+	CHECK_FAILS("-initrd needs an argument", "FILE", "-kernel", "k", "-initrd");
+	CHECK_FAILS("-initramfs needs an argument", "FILE", "-kernel", "k", "-initramfs");
+	CHECK_FAILS("-append needs an argument", "STRING", "-kernel", "k", "-append");
+	CHECK_FAILS("-m needs an argument", "SIZE", "-kernel", "k", "-m");
+	CHECK_FAILS("--smp needs an argument", "N", "-kernel", "k", "--smp");
+
+	/* No kernel at all. */
+	CHECK_FAILS("no kernel given", "-kernel FILE", "-m", "1G");
+	{
+		struct vm_config c;
+		CHECK_EQ(parse(&c, NULL), OPTIONS_ERROR);
+		CHECK(HAS(err_text, "no kernel given"));
+	}
+
+	/* Stray positional arguments, before, between and after options. */
+	CHECK_FAILS("unexpected argument 'bzImage'", "bzImage", "bzImage");
+	CHECK_FAILS("unexpected argument 'extra'", "extra", "-kernel", "k", "extra");
+	CHECK_FAILS("unexpected argument 'x'", "'x'", "-kernel", "k", "x", "-m", "1G");
+	CHECK_FAILS("unexpected argument ''", "''", "-kernel", "k", "");
+	/* A flag does not take the next word as its argument. */
+	CHECK_FAILS("unexpected argument 'yes'", "yes", "-kernel", "k", "-no-reboot", "yes");
+
+	/* Only one message: the first error stops the parse. */
+	{
+		struct vm_config c;
+		CHECK_EQ(parse(&c, "-m", "abc", "-smp", "0", NULL), OPTIONS_ERROR);
+		CHECK(HAS(err_text, "'abc'"));
+		CHECK(!HAS(err_text, "-smp"));
+		CHECK(!HAS(err_text, "no kernel"));
+	}
+}
+
+/* A failed parse leaves a config with the defaults, not a previous call's values. */
+static void test_reset_between_calls(void)
+{
+	struct vm_config c;
+
+	CHECK_EQ(
+	    parse(&c, "-kernel", "k", "-m", "2G", "-smp", "8", "-no-reboot", "-append", "x", NULL),
+	    OPTIONS_RUN);
+	CHECK_EQ(parse(&c, "-kernel", "k2", NULL), OPTIONS_RUN);
+	CHECK_STR(c.kernel, "k2");
+	CHECK_EQ(c.mem_size, 512ULL << 20);
+	CHECK_EQ(c.ncpus, 1);
+	CHECK(!c.no_reboot);
+	CHECK(c.append == NULL);
+}
+
+int main(void)
+{
+	RUN(test_defaults);
+	RUN(test_every_option);
+	RUN(test_double_dash);
+	RUN(test_help_and_version);
+	RUN(test_parse_size);
+	RUN(test_mem);
+	RUN(test_smp);
+	RUN(test_errors);
+	RUN(test_reset_between_calls);
+	return UNIT_RESULT();
+}
