@@ -20,6 +20,7 @@
 #include "cli/options.h"
 #include "devices/legacy.h"
 #include "devices/serial.h"
+#include "devices/virtio_devices.h"
 #include "pci/pci.h"
 #include "term/console.h"
 #include "term/term.h"
@@ -44,6 +45,10 @@ static int machine_add_devices(struct vm *vm)
 		return -1;
 	}
 	console_set_sink(serial_sink, com1);
+	if (virtio_rng_create(vm) != 0) {
+		log_error("cannot create the virtio devices");
+		return -1;
+	}
 	return 0;
 }
 

@@ -179,8 +179,11 @@ uint32_t pci_config_read(struct vm *vm, unsigned devfn, unsigned offset, unsigne
 		v = size == 4 ? ~0u : (1u << (8 * size)) - 1;
 	else if (offset + size > PCI_CFG_SIZE) /* extended space: no extended capabilities */
 		v = 0;
-	else
+	else {
+		if (dev->ops && dev->ops->config_reading)
+			dev->ops->config_reading(dev, offset, size);
 		v = cfg_get(dev->cfg, offset, size);
+	}
 	pthread_mutex_unlock(&h->lock);
 	return v;
 }

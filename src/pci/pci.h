@@ -54,6 +54,8 @@ struct pci_device_ops {
 	void (*bar_moved)(struct pci_device *dev, unsigned bar, uint64_t addr, bool mapped);
 	/* After the guest wrote configuration bytes [offset, offset + size). */
 	void (*config_written)(struct pci_device *dev, unsigned offset, unsigned size);
+	/* Before the guest reads [offset, offset + size): a chance to refresh cfg[]. */
+	void (*config_reading)(struct pci_device *dev, unsigned offset, unsigned size);
 };
 
 struct pci_bar {
