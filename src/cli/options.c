@@ -18,6 +18,8 @@ struct option_def {
 	const char *arg; /* NULL: a flag without argument */
 	const char *help;
 	int (*apply)(struct vm_config *cfg, const char *opt, const char *arg);
+	/* For options taking a variable number of words instead. */
+	int (*apply_words)(struct vm_config *cfg, const char *opt, char **args, int nargs, int *used);
 };
 
 static int opt_kernel(struct vm_config *cfg, const char *opt, const char *arg)
@@ -120,16 +122,27 @@ static int opt_nographic(struct vm_config *cfg, const char *opt, const char *arg
 }
 
 static const struct option_def option_table[] = {
-	{"-kernel", NULL, "FILE", "Linux kernel: a bzImage or an ELF vmlinux with a PVH note",
-	 opt_kernel},
-	{"-initramfs", "-initrd", "FILE", "initial ramdisk loaded beside the kernel", opt_initramfs},
-	{"-append", NULL, "STRING", "kernel command line", opt_append},
-	{"-m", NULL, "SIZE", "guest RAM, e.g. 512M or 2G (default 512M)", opt_mem},
-	{"-smp", NULL, "N", "number of vCPUs (default 1)", opt_smp},
-	{"-no-reboot", NULL, NULL, "exit when the guest reboots instead of restarting it",
-	 opt_no_reboot},
-	{"-nographic", NULL, NULL, "no window: the consoles use this terminal (the default)",
-	 opt_nographic},
+	{.name = "-kernel", .arg = "FILE", .apply = opt_kernel,
+	 .help = "Linux kernel: a bzImage or an ELF vmlinux with a PVH note"},
+	{.name = "-initramfs", .alias = "-initrd", .arg = "FILE", .apply = opt_initramfs,
+	 .help = "initial ramdisk loaded beside the kernel"},
+	{.name = "-append", .arg = "STRING", .apply = opt_append, .help = "kernel command line"},
+	{.name = "-m", .arg = "SIZE", .apply = opt_mem,
+	 .help = "guest RAM, e.g. 512M or 2G (default 512M)"},
+	{.name = "-smp", .arg = "N", .apply = opt_smp, .help = "number of vCPUs (default 1)"},
+	{.name = "-drive", .arg = "file=PATH[,readonly=on][,cache=MODE]", .apply = options_parse_drive,
+	 .help = "a raw disk image as a virtio block device (vda, vdb, ...)"},
+	{.name = "-hda", .arg = "PATH", .apply = options_parse_drive,
+	 .help = "the same as -drive file=PATH"},
+	{.name = "-net", .arg = "user[,hostfwd=...][,mac=M]|tap[,ifname=N]|none",
+	 .apply = options_parse_net,
+	 .help = "networking (default: user-mode NAT in 192.168.64.0/24)"},
+	{.name = "-share", .arg = "TAG PATH[,readonly]", .apply_words = options_parse_share,
+	 .help = "share a host folder: mount -t virtiofs TAG /mnt in the guest"},
+	{.name = "-no-reboot", .apply = opt_no_reboot,
+	 .help = "exit when the guest reboots instead of restarting it"},
+	{.name = "-nographic", .apply = opt_nographic,
+	 .help = "no window: the consoles use this terminal (the default)"},
 };
 
 #define NOPTIONS (sizeof(option_table) / sizeof(option_table[0]))
@@ -139,10 +152,13 @@ static void options_usage(FILE *out)
 	fprintf(out, "usage: smolvm -kernel FILE [options]\n\nOptions:\n");
 	for (size_t i = 0; i < NOPTIONS; i++) {
 		const struct option_def *o = &option_table[i];
-		char lhs[64];
+		char lhs[96];
 		snprintf(lhs, sizeof(lhs), "%s%s%s%s%s", o->name, o->alias ? ", " : "",
 			 o->alias ? o->alias : "", o->arg ? " " : "", o->arg ? o->arg : "");
-		fprintf(out, "  %-26s %s\n", lhs, o->help);
+		if (strlen(lhs) > 26)
+			fprintf(out, "  %s\n  %-26s %s\n", lhs, "", o->help);
+		else
+			fprintf(out, "  %-26s %s\n", lhs, o->help);
 	}
 	fprintf(out, "  %-26s %s\n", "-h, --help", "show this help");
 	fprintf(out, "  %-26s %s\n", "--version", "show the version");
@@ -194,6 +210,13 @@ enum options_result options_parse(int argc, char **argv, struct vm_config *cfg)
 		if (o->arg && i + 1 >= argc) {
 			log_error("%s needs an argument (%s)", arg, o->arg);
 			return options_fail();
+		}
+		if (o->apply_words) {
+			int used = 0;
+			if (o->apply_words(cfg, arg, argv + i + 1, argc - i - 1, &used) != 0)
+				return options_fail();
+			i += used;
+			continue;
 		}
 		if (o->apply(cfg, arg, o->arg ? argv[++i] : NULL) != 0)
 			return options_fail();

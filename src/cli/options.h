@@ -9,6 +9,57 @@
 #define VM_MIN_MEM  (32ULL << 20)
 #define VM_MAX_MEM  (1ULL << 40)
 
+#define VM_MAX_DRIVES   16
+#define VM_MAX_SHARES   8
+#define VM_MAX_HOSTFWDS 16
+#define SHARE_TAG_MAX   36 /* virtio-fs config: tag[36] */
+
+/* -drive file=PATH[,format=raw][,readonly=on][,cache=MODE], -hda PATH */
+enum drive_cache {
+	DRIVE_CACHE_WRITEBACK, /* host page cache; flush = fdatasync (qemu's default) */
+	DRIVE_CACHE_NONE,      /* O_DIRECT; flush = fdatasync */
+	DRIVE_CACHE_UNSAFE,    /* host page cache; flushes ignored */
+	DRIVE_CACHE_DIRECTSYNC,/* O_DIRECT | O_DSYNC */
+	DRIVE_CACHE_WRITETHROUGH, /* O_DSYNC */
+};
+
+struct drive_config {
+	const char *path;
+	bool readonly;
+	enum drive_cache cache;
+};
+
+/* -net user[,hostfwd=...][,mac=...] | -net tap[,ifname=NAME][,mac=...] | -net none */
+enum net_mode {
+	NET_USER, /* the default */
+	NET_TAP,
+	NET_NONE,
+};
+
+struct hostfwd {
+	bool udp;
+	uint32_t host_addr;  /* network byte order; 0 = any (qemu binds 0.0.0.0 by default) */
+	uint16_t host_port;
+	uint32_t guest_addr; /* network byte order; 0 = the guest's DHCP address */
+	uint16_t guest_port;
+};
+
+struct net_config {
+	enum net_mode mode;
+	uint8_t mac[6];
+	bool mac_set;
+	const char *ifname; /* tap */
+	struct hostfwd hostfwd[VM_MAX_HOSTFWDS];
+	unsigned nhostfwd;
+};
+
+/* -share TAG PATH[,readonly] or -share tag=TAG,path=PATH[,readonly=on] */
+struct share_config {
+	const char *tag;
+	const char *path;
+	bool readonly;
+};
+
 struct vm_config {
 	const char *kernel;
 	const char *initramfs;
@@ -17,6 +68,11 @@ struct vm_config {
 	unsigned ncpus;
 	bool no_reboot;
 	bool nographic;
+	struct drive_config drive[VM_MAX_DRIVES];
+	unsigned ndrives;
+	struct net_config net;
+	struct share_config share[VM_MAX_SHARES];
+	unsigned nshares;
 };
 
 enum options_result {
@@ -26,6 +82,14 @@ enum options_result {
 };
 
 enum options_result options_parse(int argc, char **argv, struct vm_config *cfg);
+
+/* Parsers of the device options (cli/device_options.c). Each prints one line naming the
+ * option and the bad value and returns -1, or fills its part of cfg and returns 0. */
+int options_parse_drive(struct vm_config *cfg, const char *opt, const char *arg);
+int options_parse_net(struct vm_config *cfg, const char *opt, const char *arg);
+/* -share takes "TAG PATH[,opts]" (two words) or "tag=..,path=..[,..]" (one); *used tells how
+ * many of args[0..nargs) it took. */
+int options_parse_share(struct vm_config *cfg, const char *opt, char **args, int nargs, int *used);
 
 /* Parse a memory size: a number with an optional K, M, G or T suffix (no suffix: MiB).
  * 0 on success, -EINVAL if malformed, -ERANGE on overflow. */
