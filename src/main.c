@@ -52,6 +52,23 @@ static int machine_add_devices(struct vm *vm)
 	return 0;
 }
 
+/* The devices the user asked for; their failures are about the user's files, ports and
+ * interfaces, so they exit with EXIT_USAGE. */
+static int machine_add_user_devices(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+
+	for (unsigned i = 0; i < cfg->ndrives; i++)
+		if (virtio_blk_create(vm, &cfg->drive[i]) != 0)
+			return -1;
+	if (cfg->net.mode != NET_NONE && virtio_net_create(vm, &cfg->net) != 0)
+		return -1;
+	for (unsigned i = 0; i < cfg->nshares; i++)
+		if (virtio_fs_create(vm, &cfg->share[i]) != 0)
+			return -1;
+	return 0;
+}
+
 static int machine_write_acpi(struct vm *vm)
 {
 	struct acpi_config acfg = {
@@ -149,6 +166,8 @@ int main(int argc, char **argv)
 	if (vm_create(&vm, &cfg) != 0 || machine_add_devices(&vm) != 0 ||
 	    machine_write_acpi(&vm) != 0)
 		return EXIT_GUEST_ERROR;
+	if (machine_add_user_devices(&vm) != 0)
+		return EXIT_USAGE;
 	if (machine_load_kernel(&vm, &kernel, initrd_fd, initrd_size, &entry) != 0)
 		return EXIT_USAGE;
 	kernel_close(&kernel);
