@@ -18,14 +18,16 @@ SRC      := $(shell find src -name '*.c' | sort)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+TOOL_SRC := $(wildcard tests/guest/tools/*.c)
 
 OBJ      := $(SRC:%.c=build/obj/%.o)
 SAN_OBJ  := $(LIB_SRC:%.c=build/san/%.o)
 FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzzers/%)
+TOOL_BIN := $(TOOL_SRC:tests/guest/tools/%.c=build/guest-tools/%)
 
-.PHONY: all clean check unit fuzz fuzz-build integration run deps bench format guest
+.PHONY: all clean check unit fuzz fuzz-build integration run deps bench format guest guest-tools
 
 all: smolvm
 
@@ -76,6 +78,13 @@ fuzz: $(FUZZ_BIN)
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 build/corpus/$$n tests/fuzz/corpus/$$n 2>&1 | tail -n 3; \
 	done
 
+# Small static programs that run inside test guests (busybox lacks them).
+build/guest-tools/%: tests/guest/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -Wall -Wextra -Werror -O2 -static -o $@ $<
+
+guest-tools: $(TOOL_BIN)
+
 deps:
 	scripts/deps.sh
 
@@ -83,7 +92,7 @@ guest: smolvm
 	tests/guest/build-guest.sh
 
 # Integration tests boot real guests, inside the nested KVM machine when /dev/kvm cannot boot Linux.
-integration: smolvm guest
+integration: smolvm guest guest-tools
 	scripts/with-kvm.sh $(PYTEST) -q tests/integration $(PYTEST_ARGS)
 
 check: smolvm
@@ -94,7 +103,7 @@ check: smolvm
 run: deps smolvm
 	scripts/run-demo.sh
 
-bench: smolvm
+bench: smolvm guest guest-tools
 	scripts/with-kvm.sh bench/run.sh
 
 format:

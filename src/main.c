@@ -34,21 +34,44 @@ static size_t serial_sink(void *opaque, const uint8_t *buf, size_t len)
 	return serial_receive(opaque, buf, len);
 }
 
+static void console_resized(void *opaque)
+{
+	virtio_console_resize(opaque);
+}
+
+/* Keyboard input goes where the guest's shell reads it: /dev/console, which Linux makes the
+ * last console= of its command line. */
+static bool cmdline_console_is_hvc(const char *cmdline)
+{
+	const char *p, *last = NULL;
+
+	for (p = cmdline; p && (p = strstr(p, "console=")); p += 8)
+		if (p == cmdline || p[-1] == ' ')
+			last = p + 8;
+	return last && strncmp(last, "hvc", 3) == 0;
+}
+
 /* The platform devices every machine has. */
 static int machine_add_devices(struct vm *vm)
 {
 	struct serial *com1 = serial_create(vm, PORT_COM1, IRQ_COM1, STDOUT_FILENO);
+	struct virtio_console *hvc;
 
 	if (!com1 || rtc_create(vm) || i8042_create(vm) || acpi_pm_create(vm) ||
 	    post_port_create(vm) || pci_host_create(vm)) {
 		log_error("cannot create the platform devices");
 		return -1;
 	}
-	console_set_sink(serial_sink, com1);
-	if (virtio_rng_create(vm) != 0) {
+	hvc = virtio_console_create(vm, STDOUT_FILENO);
+	if (!hvc || virtio_rng_create(vm) != 0) {
 		log_error("cannot create the virtio devices");
 		return -1;
 	}
+	if (cmdline_console_is_hvc(vm->cfg->append ? vm->cfg->append : ""))
+		console_set_sink(virtio_console_sink, hvc);
+	else
+		console_set_sink(serial_sink, com1);
+	console_set_resize_handler(console_resized, hvc);
 	return 0;
 }
 

@@ -19,6 +19,8 @@ static struct {
 	int ready_fd;
 	console_sink_fn sink;
 	void *sink_opaque;
+	void (*resize)(void *opaque);
+	void *resize_opaque;
 	uint8_t pending[PENDING_MAX];
 	size_t npending;
 } con = {.ready_fd = -1};
@@ -35,6 +37,18 @@ void console_set_sink(console_sink_fn fn, void *opaque)
 {
 	con.sink = fn;
 	con.sink_opaque = opaque;
+}
+
+void console_set_resize_handler(void (*fn)(void *opaque), void *opaque)
+{
+	con.resize = fn;
+	con.resize_opaque = opaque;
+}
+
+void console_on_resize(void)
+{
+	if (con.resize)
+		con.resize(con.resize_opaque);
 }
 
 void console_input_ready(void)

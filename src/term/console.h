@@ -17,6 +17,9 @@ typedef size_t (*console_sink_fn)(void *opaque, const uint8_t *buf, size_t len);
 
 int console_init(struct vm *vm, bool is_tty);
 void console_set_sink(console_sink_fn fn, void *opaque);
+/* Called on the main thread when the terminal was resized. */
+void console_set_resize_handler(void (*fn)(void *opaque), void *opaque);
+void console_on_resize(void);
 
 /* Any thread: the sink has room again (the guest read its input). */
 void console_input_ready(void);

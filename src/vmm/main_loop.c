@@ -18,6 +18,7 @@ void main_loop_block_signals(void)
 	sigaddset(&loop_signals, SIGINT);
 	sigaddset(&loop_signals, SIGTERM);
 	sigaddset(&loop_signals, SIGHUP);
+	sigaddset(&loop_signals, SIGWINCH);
 	/* vCPU threads unblock their kick signal for themselves. */
 	sigset_t all = loop_signals;
 	sigaddset(&all, SIGUSR1);
@@ -50,7 +51,11 @@ enum vm_stop main_loop_run(struct vm *vm)
 		}
 		if (fds[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
-			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+			if (read(sfd, &si, sizeof(si)) != sizeof(si))
+				;
+			else if (si.ssi_signo == SIGWINCH)
+				console_on_resize();
+			else
 				vm_request_stop(vm, VM_STOP_SIGNAL, 128 + (int)si.ssi_signo);
 		}
 		if (fds[2].revents & POLLIN)
