@@ -97,7 +97,7 @@ integration: smolvm guest guest-tools
 
 check: smolvm
 	$(MAKE) unit
-	$(MAKE) fuzz FUZZ_SECONDS=$(or $(CHECK_FUZZ_SECONDS),20)
+	$(MAKE) fuzz FUZZ_SECONDS=$(or $(CHECK_FUZZ_SECONDS),60)
 	$(MAKE) integration
 
 run: deps smolvm

@@ -131,9 +131,7 @@ static int op_init(struct fuse_server *s, struct fuse_req *r)
 /* Unmount: everything the guest held is dropped; a later INIT starts afresh. */
 static int op_destroy(struct fuse_server *s, struct fuse_req *r)
 {
-	__atomic_store_n(&s->initialized, 0, __ATOMIC_RELEASE);
-	fs_handles_remove_all(&s->handles);
-	fs_nodes_forget_all(&s->nodes);
+	fuse_server_reset(s);
 	return fuse_reply(r, NULL, 0);
 }
 
@@ -223,12 +221,38 @@ static mode_t read_umask(void)
 static struct fs_budget fd_budget;
 static pthread_once_t fd_budget_once = PTHREAD_ONCE_INIT;
 
+/* The most descriptors a process may have (fs.nr_open), or a safe guess. */
+static rlim_t nr_open(void)
+{
+	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+	unsigned long n = 0;
+
+	if (f) {
+		if (fscanf(f, "%lu", &n) != 1)
+			n = 0;
+		fclose(f);
+	}
+	return n ? (rlim_t)n : 1 << 20;
+}
+
+/*
+ * A guest that walks a tree keeps a lookup, so a descriptor, on every file it has seen: 10,000
+ * files need more than the usual 1024/4096. Raise the soft limit to the hard one, and, where we
+ * may (root, CAP_SYS_RESOURCE), the hard limit too.
+ */
 static long raise_fd_limit(void)
 {
 	struct rlimit rl;
+	rlim_t most = nr_open();
 
 	if (getrlimit(RLIMIT_NOFILE, &rl))
 		return 768;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < most) {
+		struct rlimit want = {most, most};
+
+		if (!setrlimit(RLIMIT_NOFILE, &want))
+			rl = want;
+	}
 	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
@@ -288,6 +312,13 @@ int fuse_server_new(const struct fuse_server_config *cfg, struct fuse_server **o
 		signal(SIGXFSZ, SIG_IGN);
 	*out = s;
 	return 0;
+}
+
+void fuse_server_reset(struct fuse_server *s)
+{
+	__atomic_store_n(&s->initialized, 0, __ATOMIC_RELEASE);
+	fs_handles_remove_all(&s->handles);
+	fs_nodes_forget_all(&s->nodes);
 }
 
 void fuse_server_free(struct fuse_server *s)

@@ -22,15 +22,21 @@ struct fuse_server_config {
 
 /*
  * Opens the share root. Returns 0 or -errno (-ENOTDIR if root is not a directory).
- * Process-wide effects, on the first call: RLIMIT_NOFILE is raised to its hard limit (every
- * file the guest has looked up holds a descriptor; all shares together use at most 3/4 of the
- * limit), and SIGXFSZ is ignored if it was default, so a guest write past RLIMIT_FSIZE fails
+ * Process-wide effects, on the first call: RLIMIT_NOFILE is raised to its hard limit, and the
+ * hard limit to fs.nr_open where the process may (every file the guest has looked up holds a
+ * descriptor; all shares together use at most 3/4 of the limit), and SIGXFSZ is ignored if it was default, so a guest write past RLIMIT_FSIZE fails
  * with EFBIG instead of killing smolvm.
  */
 int fuse_server_new(const struct fuse_server_config *cfg, struct fuse_server **out);
 
 /* Closes every host file the server holds. No call may be running on another thread. */
 void fuse_server_free(struct fuse_server *s);
+
+/*
+ * Ends the session as DESTROY does (the device was reset: the guest's driver forgot every node
+ * and handle and will send INIT again). No call may be running on another thread.
+ */
+void fuse_server_reset(struct fuse_server *s);
 
 /*
  * Handle one request. `in` holds the device-readable buffers (struct fuse_in_header +
