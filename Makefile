@@ -88,7 +88,7 @@ guest-tools: $(TOOL_BIN)
 deps:
 	scripts/deps.sh
 
-guest: smolvm
+guest:
 	tests/guest/build-guest.sh
 
 # Integration tests boot real guests, inside the nested KVM machine when /dev/kvm cannot boot Linux.

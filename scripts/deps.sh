@@ -1,0 +1,38 @@
+#!/bin/sh
+# deps.sh: install the Debian packages smolvm needs to build and test, if any are missing.
+# Fast and silent when everything is present; apt-get update runs only before an install.
+set -eu
+
+# Build: the compiler, libslirp for user networking, clang + its runtime for the fuzzers.
+build="gcc make pkg-config libslirp-dev clang libclang-rt-14-dev binutils"
+# Tests: the nested KVM machine and the reference VMM (qemu), test guests from Debian's
+# packages (apt-get download, dpkg-deb, busybox, cpio, kmod, lz4, xz, gzip, readelf from
+# binutils), the pytest suite (with per-test timeouts), disk images, networking and ACPI
+# table tools.
+tests="qemu-system-x86 busybox-static cpio kmod python3 python3-pytest python3-pytest-timeout python3-pexpect
+	e2fsprogs lz4 xz-utils gzip iproute2 acpica-tools apt dpkg-dev util-linux mount coreutils"
+
+# shellcheck disable=SC2086 # word splitting of the package lists is intended
+installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $build $tests 2>/dev/null |
+	awk '$1 == "ii" { print $2 }')
+missing=""
+for p in $build $tests; do
+	printf '%s\n' "$installed" | grep -qx "$p" || missing="$missing $p"
+done
+[ -n "$missing" ] || exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps.sh: missing Debian packages:$missing" >&2
+	echo "deps.sh: run it as root (sudo scripts/deps.sh) or: sudo apt-get install$missing" >&2
+	exit 1
+fi
+echo "deps.sh: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+# shellcheck disable=SC2086
+if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing; } >"$log" 2>&1; then
+	cat "$log" >&2
+	echo "deps.sh: installing failed" >&2
+	exit 1
+fi

@@ -1,0 +1,270 @@
+#!/bin/bash
+# nested-kvm.sh: run one command inside a machine whose /dev/kvm is a real KVM.
+#
+# Why: on our machines /dev/kvm is PVM, which emulates guest ring-0 code about 1000x slower
+# than native and fails on some instructions, so a Linux guest cannot boot on it. QEMU's
+# software emulation (TCG) emulates AMD SVM, so Debian's stock kernel booted under TCG loads
+# kvm_amd and offers a real /dev/kvm. The host's root is shared read-only over 9p, so the
+# command sees the host's programs, libraries and files, as root.
+#
+# Usage: nested-kvm.sh [-w DIR]... [-e NAME]... [-t SECONDS] [-i] -- COMMAND [ARG]...
+#   -w DIR   also share DIR read-write at the same path (repeatable; results go there);
+#            the current directory is always shared read-write
+#   -e NAME  pass the environment variable NAME in (PYTEST_ADDOPTS, CI, TERM, SMOLVM and
+#            every SMOLVM_* variable always are)
+#   -t SEC   stop the machine after SEC seconds (default 1200)
+#   -i       interactive: the terminal reaches the command (Ctrl-C too), for a demo
+# Exit status: the command's, 124 on timeout, 125 if the machine broke, 128+N on signal N.
+#
+# Inside: /tmp, /run and /dev/shm are fresh tmpfs; HOME=/tmp; the command's stdin is
+# /dev/null unless -i; lo is up; tun, veth, bridge and loop are loaded (TAP and netns tests).
+# Needs (Debian): qemu-system-x86 busybox-static cpio kmod apt (scripts/deps.sh installs them).
+# The kernel and its initramfs are cached in ${XDG_CACHE_HOME:-$HOME/.cache}/smolvm/nested.
+set -euo pipefail
+# All in braces: bash reads the whole script before running it, so editing it while a
+# machine runs (a long test suite) cannot change what the running copy does next.
+{
+mem_mb=6144
+cpus=2
+# Loaded in this order inside, each after the modules it depends on.
+modules="virtio_pci 9pnet_virtio 9p kvm_amd tun veth bridge loop"
+
+die() {
+	echo "nested-kvm: $*" >&2
+	exit 125
+}
+usage() {
+	echo "usage: $0 [-w DIR]... [-e NAME]... [-t SEC] [-i] -- COMMAND [ARG]..." >&2
+	exit 2
+}
+
+timeout_s=1200
+writable=()
+pass=()
+interactive=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-w)
+		[ $# -ge 2 ] || usage
+		d=$(cd "$2" 2>/dev/null && pwd) || die "no directory $2"
+		writable+=("$d")
+		shift 2
+		;;
+	-e) [ $# -ge 2 ] || usage; pass+=("$2"); shift 2 ;;
+	-t) [ $# -ge 2 ] || usage; timeout_s=$2; shift 2 ;;
+	-i) interactive=1; shift ;;
+	--) shift; break ;;
+	-*) usage ;;
+	*) break ;;
+	esac
+done
+[ $# -gt 0 ] || usage
+command -v qemu-system-x86_64 >/dev/null || die "no qemu-system-x86_64: run scripts/deps.sh"
+# Inside, /tmp is a fresh tmpfs: a working directory there would vanish unless shared.
+[ "$PWD" = / ] || writable+=("$PWD")
+
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/smolvm/nested"
+
+# 1. Debian's stock kernel (it has kvm_amd, 9p, tun, veth) and an initramfs, built once.
+kernel_package() {
+	apt-cache depends linux-image-amd64 2>/dev/null |
+		awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }'
+}
+download() { (cd "$2" && apt-get download "$1" busybox-static >download.log 2>&1); }
+build_machine() {
+	local kpkg kver work root m f b deps
+	work=$(mktemp -d "$cache/tmp.XXXXXX")
+	# shellcheck disable=SC2064 # expand $work now
+	trap "rm -rf '$work'" EXIT
+	# The packages stay in the cache: a new init needs no new download.
+	if ! ls "$cache"/linux-image-*.deb "$cache"/busybox-static_*.deb >/dev/null 2>&1; then
+		kpkg=$(kernel_package)
+		# Missing or stale apt lists (a fresh machine): as root, refresh them once.
+		if [ -z "$kpkg" ] && [ "$(id -u)" = 0 ]; then
+			apt-get update -qq >/dev/null 2>&1 || true
+			kpkg=$(kernel_package)
+		fi
+		[ -n "$kpkg" ] || die "apt-cache knows no linux-image-amd64: run apt-get update first"
+		echo "nested-kvm: downloading $kpkg into $cache" >&2
+		rm -f "$cache"/*.deb
+		if ! download "$kpkg" "$work"; then
+			if [ "$(id -u)" = 0 ]; then
+				apt-get update -qq >/dev/null 2>&1 || true
+				kpkg=$(kernel_package)
+			fi
+			download "$kpkg" "$work" ||
+				{ cat "$work/download.log" >&2; die "apt-get download $kpkg busybox-static failed"; }
+		fi
+		mv "$work"/*.deb "$cache/"
+	fi
+	mkdir "$work/pkg"
+	for f in "$cache"/linux-image-*.deb "$cache"/busybox-static_*.deb; do
+		dpkg-deb -x "$f" "$work/pkg"
+	done
+	kver=$(ls "$work/pkg/lib/modules")
+	depmod -b "$work/pkg" "$kver"
+
+	root="$work/root"
+	mkdir -p "$root"/{bin,dev,proc,sys,host,ctl,mods}
+	cp "$work/pkg/bin/busybox" "$root/bin/busybox"
+	: >"$root/mods/order"
+	for m in $modules; do
+		deps=$(modprobe -d "$work/pkg" -S "$kver" --show-depends "$m") || die "$kpkg: no module $m"
+		for f in $(echo "$deps" | awk '$1 == "insmod" { print $2 }'); do
+			b=$(basename "$f")
+			b=${b%.xz}
+			[ ! -e "$root/mods/$b" ] || continue
+			case $f in *.xz) xz -dc "$f" ;; *) cat "$f" ;; esac >"$root/mods/$b"
+			echo "$b" >>"$root/mods/order"
+		done
+	done
+	write_init >"$root/init"
+	chmod 755 "$root/init"
+	(cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$work/initrd.gz"
+	cp "$work/pkg/boot/vmlinuz-$kver" "$work/vmlinuz"
+	mv "$work/vmlinuz" "$work/initrd.gz" "$cache/"
+	echo "$stamp" >"$cache/stamp"
+	rm -rf "$work"
+	trap - EXIT
+}
+
+# The machine's /init. The command, its shares and its options come from the "ctl" share:
+# ctl/shares holds "TAG PATH" lines, ctl/run-me the script run in the host's root, ctl/rc
+# receives its exit status.
+write_init() {
+	cat <<'EOF'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+exec </dev/console >/dev/console 2>&1
+for m in $(cat /mods/order); do
+	insmod /mods/$m || echo "nested-kvm: insmod $m failed"
+done
+ip link set lo up
+# Only emergencies on the console from here: KVM's notes on the guest's MSRs would otherwise
+# land in the middle of the command's output.
+dmesg -n 1
+o=trans=virtio,version=9p2000.L,msize=512000
+mount -t 9p -o $o,ro,cache=loose hostroot /host || echo "nested-kvm: no host root"
+mount -t 9p -o $o ctl /ctl || echo "nested-kvm: no ctl share"
+mount -t proc proc /host/proc
+mount -t sysfs sys /host/sys
+mount -t devtmpfs dev /host/dev
+mkdir -p /host/dev/pts /host/dev/shm
+mount -t devpts -o ptmxmode=0666 devpts /host/dev/pts
+mount -t tmpfs shm /host/dev/shm
+mount -t tmpfs -o mode=1777 tmp /host/tmp
+mount -t tmpfs -o mode=755 run /host/run
+sort -k2 /ctl/shares | while read -r tag dir; do
+	mkdir -p "/host$dir" 2>/dev/null
+	mount -t 9p -o $o "$tag" "/host$dir" || echo "nested-kvm: cannot share $dir"
+done
+mkdir /host/run/nested-kvm
+mount -o bind /ctl /host/run/nested-kvm
+if grep -q ' nk.i=1' /proc/cmdline; then
+	# A controlling terminal (the console), so a program inside sees a tty and Ctrl-C works.
+	setsid cttyhack chroot /host /bin/sh /run/nested-kvm/run-me
+else
+	stty -onlcr
+	chroot /host /bin/sh /run/nested-kvm/run-me </dev/null
+fi
+echo $? >/ctl/rc.tmp && mv /ctl/rc.tmp /ctl/rc
+# Not even "reboot: Power down" (an emergency) after the command's output; a panic still
+# prints (it raises the level).
+echo 0 >/proc/sys/kernel/printk
+sync
+poweroff -f
+EOF
+}
+
+mkdir -p "$cache"
+(
+	flock 9
+	stamp="$modules $(write_init | sha256sum | cut -c1-16)"
+	if [ ! -e "$cache/initrd.gz" ] || [ "$(cat "$cache/stamp" 2>/dev/null)" != "$stamp" ]; then
+		build_machine
+	fi
+) 9>"$cache/lock"
+
+# 2. The ctl share: the command line, in a script that runs in the host's root.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+ctl="$tmp/ctl"
+mkdir "$ctl"
+quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+{
+	echo "cd $(quote "$PWD") || exit 125"
+	echo "export HOME=/tmp PYTHONDONTWRITEBYTECODE=1 LANG=C.UTF-8"
+	echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for name in $(compgen -e); do
+		case " ${pass[*]} " in *" $name "*) ;; *)
+			case $name in SMOLVM | SMOLVM_* | PYTEST_ADDOPTS | CI | TERM) ;; *) continue ;; esac ;;
+		esac
+		echo "export $name=$(quote "${!name}")"
+	done
+	# Inside, stdout is always a terminal (the console): no colours unless ours is one too.
+	[ -n "$interactive" ] || [ -t 1 ] || echo "export TERM=dumb"
+	if [ -n "$interactive" ] && size=$(stty size 2>/dev/null); then
+		echo "stty rows ${size% *} cols ${size#* } 2>/dev/null"
+	fi
+	printf 'exec'
+	for a in "$@"; do printf ' %s' "$(quote "$a")"; done
+	echo
+} >"$ctl/run-me"
+
+# shellcheck disable=SC2054 # commas inside QEMU options
+args=(-accel tcg,thread=multi -cpu EPYC -smp "$cpus" -m "$mem_mb" -nodefaults -display none
+	-no-reboot -kernel "$cache/vmlinuz" -initrd "$cache/initrd.gz"
+	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
+	-virtfs "local,path=$ctl,mount_tag=ctl,security_model=none")
+: >"$ctl/shares"
+i=0
+for w in "${writable[@]}"; do
+	case $w in *,*) die "cannot share $w: QEMU options cannot carry a comma in a path" ;; esac
+	args+=(-virtfs "local,path=$w,mount_tag=rw$i,security_model=none,multidevs=remap")
+	echo "rw$i $w" >>"$ctl/shares"
+	i=$((i + 1))
+done
+append="console=ttyS0 quiet panic=-1"
+
+# 3. The machine. Its console is our stdout; the exit status comes back through ctl/rc.
+if [ -n "$interactive" ]; then
+	# --foreground: plain timeout runs QEMU in a background process group, which the first
+	# terminal-mode change stops with SIGTTOU. signal=off lets Ctrl-C reach the guest.
+	status=0
+	timeout --foreground "$timeout_s" qemu-system-x86_64 "${args[@]}" \
+		-chardev stdio,id=s0,signal=off -serial chardev:s0 \
+		-append "$append nk.i=1" 2>"$tmp/qemu.err" || status=$?
+else
+	timeout -k 10 "$timeout_s" qemu-system-x86_64 "${args[@]}" -serial stdio \
+		-append "$append" </dev/null 2>"$tmp/qemu.err" &
+	pid=$!
+	# timeout runs in a process group of its own, so pass our signals on to it.
+	signal=""
+	trap 'signal=INT; kill -INT $pid 2>/dev/null' INT
+	trap 'signal=TERM; kill -TERM $pid 2>/dev/null' TERM
+	trap 'signal=HUP; kill -HUP $pid 2>/dev/null' HUP
+	status=0
+	while :; do
+		wait "$pid" && status=0 || status=$?
+		kill -0 "$pid" 2>/dev/null || break
+	done
+	if [ -n "$signal" ]; then
+		rm -rf "$tmp"
+		trap - "$signal"
+		kill -s "$signal" $$
+	fi
+fi
+if [ -e "$ctl/rc" ]; then
+	exit "$(cat "$ctl/rc")"
+fi
+if [ "$status" = 124 ]; then
+	echo "nested-kvm: timed out after $timeout_s s" >&2
+	exit 124
+fi
+cat "$tmp/qemu.err" >&2
+die "the machine stopped before the command finished (qemu status $status)"
+}
