@@ -131,7 +131,7 @@ static inline void fake_kick(struct virtio_device *vdev, unsigned qi)
 	eventfd_write(vdev->queue[qi].kick_fd, 1);
 }
 
-/* Wait up to timeout_ms for the next used entry of queue qi; 0 and *id/*len, or -1. */
+/* Wait up to timeout_ms for the next used entry of queue qi; returns 0 (filling id and len) or -1. */
 static inline int fake_wait_used(struct fake_driver *d, unsigned qi, uint32_t *id, uint32_t *len,
 				 int timeout_ms)
 {
