@@ -182,7 +182,6 @@ def main():
     ap.add_argument("--runs", type=int, default=2, help="boots per VMM (median is shown)")
     ap.add_argument("--only", choices=["smolvm", "qemu"], help="run one side only")
     opts = ap.parse_args()
-    vmtest.require_kvm = lambda: None
     problem = vmtest.kvm_problem()
     if problem:
         raise SystemExit(f"bench_fs: cannot boot a guest here: {problem} "

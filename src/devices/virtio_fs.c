@@ -24,7 +24,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "devices/virtio_devices.h"
@@ -55,7 +54,6 @@ struct fs_request_queue {
 	pthread_mutex_t lock; /* the ring: pop, push and notify */
 	int stop_fd;	      /* eventfd: readable once the workers must end */
 	bool stopping;	      /* under lock */
-	bool polling;	      /* under lock: a worker is spinning on the ring */
 	pthread_t thread[FS_WORKERS_PER_QUEUE];
 	unsigned nthreads;
 };
@@ -136,37 +134,6 @@ static int fs_worker_epoll(struct fs_request_queue *rq, int kick_fd)
 	return ep;
 }
 
-static long fs_poll_ns = -1; /* EXPERIMENT: from SMOLVM_FS_POLL_US */
-
-static uint64_t fs_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/*
- * Right after a reply the guest's next request usually follows within microseconds: watch the
- * ring for it a little while instead of sleeping, which saves the wake-up. True if work came.
- */
-static bool fs_worker_poll(struct fs_request_queue *rq, struct virtq *vq)
-{
-	uint64_t deadline = fs_now_ns() + (uint64_t)fs_poll_ns;
-	bool work = false, stop = false;
-
-	for (unsigned i = 1; !work && !stop; i++) {
-		if (i % 16 == 0 && fs_now_ns() > deadline)
-			break;
-		__builtin_ia32_pause();
-		pthread_mutex_lock(&rq->lock);
-		work = virtq_has_work(vq);
-		stop = rq->stopping;
-		pthread_mutex_unlock(&rq->lock);
-	}
-	return work;
-}
-
 static void *fs_worker_thread(void *arg)
 {
 	struct fs_request_queue *rq = arg;
@@ -175,7 +142,7 @@ static void *fs_worker_thread(void *arg)
 	struct virtq_chain *c = malloc(sizeof(*c));
 	int ep = fs_worker_epoll(rq, q->kick_fd);
 	uint32_t len;
-	bool more, replied = false;
+	bool more;
 	int r;
 
 	if (!c || ep < 0) {
@@ -200,20 +167,8 @@ static void *fs_worker_thread(void *arg)
 			virtq_push(&q->vq, c->head, len);
 			virtio_queue_notify(vdev, rq->index);
 			pthread_mutex_unlock(&rq->lock);
-			replied = true;
 			continue;
 		}
-		if (r == 0 && replied && !rq->polling && fs_poll_ns > 0) {
-			rq->polling = true;
-			pthread_mutex_unlock(&rq->lock);
-			fs_worker_poll(rq, &q->vq);
-			pthread_mutex_lock(&rq->lock);
-			rq->polling = false;
-			pthread_mutex_unlock(&rq->lock);
-			replied = false;
-			continue;
-		}
-		replied = false;
 		if (r < 0)
 			virtio_device_broken(vdev, "bad descriptor chain on a request queue");
 		/* Publish how far we got, then look again: a chain added meanwhile either shows
@@ -350,9 +305,6 @@ struct virtio_device *virtio_fs_new(const struct share_config *share)
 	/* The tag fills the field; a 36-byte tag has no NUL (5.11.4). */
 	memcpy(fs->config.tag, share->tag, strnlen(share->tag, sizeof(fs->config.tag)));
 	fs->config.num_request_queues = FS_REQUEST_QUEUES;
-	if (fs_poll_ns < 0)
-		fs_poll_ns =
-		    getenv("SMOLVM_FS_POLL_US") ? atol(getenv("SMOLVM_FS_POLL_US")) * 1000 : 0;
 	fs->vdev = (struct virtio_device){
 	    .name = fs->name,
 	    .ops = &fs_ops,

@@ -24,8 +24,8 @@ struct fuse_server_config {
  * Opens the share root. Returns 0 or -errno (-ENOTDIR if root is not a directory).
  * Process-wide effects, on the first call: RLIMIT_NOFILE is raised to its hard limit, and the
  * hard limit to fs.nr_open where the process may (every file the guest has looked up holds a
- * descriptor; all shares together use at most 3/4 of the limit), and SIGXFSZ is ignored if it was default, so a guest write past RLIMIT_FSIZE fails
- * with EFBIG instead of killing smolvm.
+ * descriptor; all shares together use at most 3/4 of the limit); SIGXFSZ is ignored if it was
+ * default, so a guest write past RLIMIT_FSIZE fails with EFBIG instead of killing smolvm.
  */
 int fuse_server_new(const struct fuse_server_config *cfg, struct fuse_server **out);
 
