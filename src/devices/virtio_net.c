@@ -10,6 +10,7 @@
  * negotiated; when the driver gives none they wait in a bounded list, then are dropped.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -38,6 +39,7 @@ struct virtio_net {
 	struct iovec txiov[NET_QUEUE_SIZE];
 	bool tx_more; /* the budget ran out with chains left: come back without sleeping */
 	uint64_t tx_frames, tx_dropped;
+	uint64_t trimmed_at; /* frames moved when the heap was last trimmed */
 	struct net_poll np;
 	pthread_t thread;
 	int stop_fd;
@@ -117,6 +119,19 @@ static void virtio_net_drain(int fd)
 	eventfd_read(fd, &v);
 }
 
+/* A burst of connections leaves libslirp's freed buffers (two 128 KiB ones per TCP
+ * connection, 64 KiB packets) scattered in the heap; once traffic pauses, give their pages
+ * back so a past burst does not stay resident. */
+static void virtio_net_idle(struct virtio_net *n)
+{
+	uint64_t moved = n->tx_frames + n->rx.stats.frames;
+
+	if (moved == n->trimmed_at)
+		return;
+	n->trimmed_at = moved;
+	malloc_trim(0);
+}
+
 static void *virtio_net_thread(void *arg)
 {
 	struct virtio_net *n = arg;
@@ -130,7 +145,7 @@ static void *virtio_net_thread(void *arg)
 	sigaddset(&pipe, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
 	for (;;) {
-		int timeout = n->tx_more ? 0 : -1, stop, rxk, txk;
+		int timeout = n->tx_more ? 0 : -1, stop, rxk, txk, ready;
 		bool room = net_rx_room(&n->rx);
 
 		net_rx_notify(&n->rx);
@@ -140,10 +155,13 @@ static void *virtio_net_thread(void *arg)
 		rxk = net_poll_add(&n->np, rx_kick, POLLIN);
 		txk = net_poll_add(&n->np, tx_kick, POLLIN);
 		n->be->ops->poll_fill(n->be, &n->np, room, &timeout);
-		if (poll(n->np.fds, n->np.n, timeout) < 0 && errno != EINTR) {
+		ready = poll(n->np.fds, n->np.n, timeout);
+		if (ready < 0 && errno != EINTR) {
 			log_error("virtio-net: poll: %s", strerror(errno));
 			break;
 		}
+		if (ready == 0)
+			virtio_net_idle(n);
 		if (net_poll_revents(&n->np, stop))
 			break;
 		if (net_poll_revents(&n->np, rxk))
