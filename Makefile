@@ -92,8 +92,10 @@ guest:
 	tests/guest/build-guest.sh
 
 # Integration tests boot real guests, inside the nested KVM machine when /dev/kvm cannot boot Linux.
+# TESTS picks files or tests (TESTS=tests/integration/test_net.py); PYTEST_ARGS adds options.
+TESTS ?= tests/integration
 integration: smolvm guest guest-tools
-	scripts/with-kvm.sh $(PYTEST) -q tests/integration $(PYTEST_ARGS)
+	scripts/with-kvm.sh $(PYTEST) -q $(TESTS) $(PYTEST_ARGS)
 
 check: smolvm
 	$(MAKE) unit

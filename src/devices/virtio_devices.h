@@ -22,4 +22,9 @@ int virtio_blk_create(struct vm *vm, const struct drive_config *drive);
 int virtio_net_create(struct vm *vm, const struct net_config *net);
 int virtio_fs_create(struct vm *vm, const struct share_config *share);
 
+/* The virtio-fs device without its PCI function, for unit tests and fuzzers. */
+struct virtio_device;
+struct virtio_device *virtio_fs_new(const struct share_config *share);
+void virtio_fs_free(struct virtio_device *vdev);
+
 #endif

@@ -284,12 +284,7 @@ static int fs_init_queues(struct virtio_fs *fs)
 	return virtio_device_init(&fs->vdev, 1 + FS_REQUEST_QUEUES, FS_QUEUE_SIZE);
 }
 
-/*
- * The device without its PCI function; virtio_fs_create adds one. Unit tests drive it through
- * a fake driver and end it with virtio_fs_free. NULL (and a message) on failure.
- */
-struct virtio_device *virtio_fs_new(const struct share_config *share);
-void virtio_fs_free(struct virtio_device *vdev);
+/* NULL (and a message) on failure; virtio_fs_create adds the PCI function. */
 
 struct virtio_device *virtio_fs_new(const struct share_config *share)
 {

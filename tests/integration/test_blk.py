@@ -15,6 +15,8 @@ import subprocess
 
 import pytest
 
+import vmtest
+
 from vmtest import check_output, marker_value, run_smolvm
 
 QUICK = 30  # seconds: smolvm refuses these before any guest boots
@@ -61,17 +63,9 @@ def log_value(text, name):
     return m.group(1)
 
 
-def stderr_lines(r):
-    return [line for line in r.stderr.splitlines() if line.strip()]
-
-
 def check_refused(r, name):
-    """Exit status 2 and exactly one stderr line, naming name."""
-    assert r.returncode == 2, f"expected exit status 2\n{r.describe()}"
-    lines = stderr_lines(r)
-    assert len(lines) == 1, f"expected one line on stderr\n{r.describe()}"
-    assert str(name) in lines[0], f"the message does not name {name}\n{r.describe()}"
-    return lines[0]
+    """Exit status 2 and one stderr line, naming name (the device could not be made)."""
+    return vmtest.check_refused(r, 2, name)
 
 
 TWO_DISKS = r"""

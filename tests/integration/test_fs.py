@@ -509,10 +509,20 @@ def test_host_changes_seen_by_the_guest(guest, tmp_path):
     assert int(values["WAITED"]) < 50, out
 
 
-def test_share_of_a_file_is_refused(tmp_path):
+@pytest.mark.parametrize("case", ["file", "missing", "empty-tag", "duplicate-tag", "long-tag",
+                                  "bad-readonly"])
+def test_bad_share_is_refused(tmp_path, case):
     f = tmp_path / "plain"
     f.write_text("")
-    r = vmtest.run_smolvm(["-kernel", vmtest.guest_file("bzImage"), "-share", "t", f],
-                          timeout=20)
-    assert r.returncode == 2, r.describe()
-    assert "not a directory" in r.stderr, r.describe()
+    long_tag = "t" * 37  # the config space holds 36 bytes
+    args, names = {
+        "file": (["-share", "t", f], [f, "not a directory"]),
+        "missing": (["-share", "t", tmp_path / "nope"], [tmp_path / "nope", "No such file"]),
+        "empty-tag": (["-share", "", tmp_path], ["tag"]),
+        "duplicate-tag": (["-share", "t", tmp_path, "-share", "t", tmp_path], ["'t'", "twice"]),
+        "long-tag": (["-share", long_tag, tmp_path], [long_tag, "36 bytes"]),
+        "bad-readonly": (["-share", f"tag=t,path={tmp_path},readonly=maybe"],
+                         ["readonly=maybe"]),
+    }[case]
+    r = vmtest.run_smolvm(["-kernel", vmtest.guest_file("bzImage"), *args], timeout=20)
+    vmtest.check_refused(r, 2, *names, hint=True)

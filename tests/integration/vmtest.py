@@ -158,6 +158,23 @@ def _text(data):
     return data or ""
 
 
+USAGE_HINT = "Try 'smolvm -h' for more information."
+
+
+def check_refused(r, status, *names, hint=False):
+    """Exit status, one stderr line naming each of names, and after it the usage hint when
+    hint (a malformed command line) and nothing else. Returns the line."""
+    assert r.returncode == status, f"expected exit status {status}\n{r.describe()}"
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    expected = 2 if hint else 1
+    assert len(lines) == expected, f"expected {expected} line(s) on stderr\n{r.describe()}"
+    if hint:
+        assert lines[1] == USAGE_HINT, f"the second line is not the usage hint\n{r.describe()}"
+    for name in names:
+        assert str(name) in lines[0], f"the message does not name {name!r}\n{r.describe()}"
+    return lines[0]
+
+
 def run_smolvm(args, timeout=BOOT_TIMEOUT, input=None, env=None, wrap=()):
     """Runs smolvm with args (stdin: input or /dev/null) until it exits.
 
@@ -277,7 +294,10 @@ class Running:
         if not self.console:
             if self.proc.poll() is None:
                 self.proc.kill()
-            self.proc.wait()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass  # stuck in the kernel; nothing more a test can do
             for f in (self.proc.stdin, self.proc.stdout):
                 try:
                     f.close()

@@ -16,11 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* A comment in fake_virtio.h (fake_wait_used) holds a slash-star, which -Wcomment flags. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "fake_virtio.h"
-#pragma GCC diagnostic pop
 #include "net/net_csum.h"
 #include "net/virtio_net.h"
 #include "unit.h"

@@ -13,10 +13,7 @@
 #include "devices/blk_device.h"
 #include "devices/blk_request.h"
 /* fake_virtio.h has a comment with "/" "*" inside one (the lead is told). */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "fake_virtio.h"
-#pragma GCC diagnostic pop
 #include "unit.h"
 #include "virtio/virtio.h"
 

@@ -17,16 +17,9 @@
 #include <unistd.h>
 
 #include "cli/options.h"
-/* fake_virtio.h has a comment holding the characters of a nested comment opener. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
+#include "devices/virtio_devices.h"
 #include "fake_virtio.h"
-#pragma GCC diagnostic pop
 #include "unit.h"
-
-/* From devices/virtio_fs.c: the device without its PCI function. */
-struct virtio_device *virtio_fs_new(const struct share_config *share);
-void virtio_fs_free(struct virtio_device *vdev);
 
 #define HIPRIO	 0
 #define REQUESTS 1

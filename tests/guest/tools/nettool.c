@@ -4,11 +4,14 @@
  *
  *   nettool udp-send HOST PORT MSG     send MSG, print the reply as UDP-REPLY=... (5 s)
  *   nettool udp-echo PORT COUNT        answer COUNT datagrams with "echo:" + the datagram,
- *                                      printing each as UDP-GOT=...
+ *                                      printing each as UDP-GOT=...; COUNT 0: bind,
+ *                                      never read (a receiver that falls behind)
  *   nettool tcp-sink PORT              per connection: read to EOF, answer "OK <bytes>\n"
  *   nettool tcp-source PORT            per connection: read "<bytes>\n", send that many
  *   nettool tcp-echo PORT              per connection: echo until EOF
  *   nettool tcp-send HOST PORT BYTES   send BYTES, half-close, print the peer's answer
+ *   nettool udp-flood HOST PORT SECS   send 1400-byte datagrams as fast as possible for
+ *                                      SECS, print FLOOD-SENT=<datagrams>
  * Servers print "<NAME>-LISTENING <port>" once they listen, then serve connections one
  * after another, forever.
  */
@@ -22,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CHUNK (256 * 1024)
@@ -106,6 +110,8 @@ static int udp_echo(char **argv)
 	int fd = listener("UDP", SOCK_DGRAM, argv[0]), count = atoi(argv[1]);
 	char reply[CHUNK + 8];
 
+	while (count == 0)
+		pause();
 	for (int i = 0; i < count; i++) {
 		struct sockaddr_in from;
 		socklen_t fl = sizeof(from);
@@ -203,6 +209,27 @@ static int tcp_send(char **argv)
 	return n > 0 ? 0 : 1;
 }
 
+static int udp_flood(char **argv)
+{
+	struct sockaddr_in sa = addr_of(argv[0], argv[1]);
+	struct timespec start, now;
+	unsigned long long sent = 0;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), secs = atoi(argv[2]);
+
+	if (fd < 0)
+		die("socket");
+	memset(buf, 'f', 1400);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	do {
+		for (int i = 0; i < 256; i++)
+			if (sendto(fd, buf, 1400, 0, (struct sockaddr *)&sa, sizeof(sa)) == 1400)
+				sent++;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec - start.tv_sec < secs);
+	printf("FLOOD-SENT=%llu\n", sent);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
@@ -221,8 +248,11 @@ int main(int argc, char **argv)
 		tcp_serve("ECHO", argv[2], tcp_echo);
 	if (!strcmp(cmd, "tcp-send") && argc == 5)
 		return tcp_send(argv + 2);
+	if (!strcmp(cmd, "udp-flood") && argc == 5)
+		return udp_flood(argv + 2);
 	fprintf(stderr,
 		"usage: nettool udp-send HOST PORT MSG | udp-echo PORT COUNT | "
-		"tcp-sink PORT | tcp-source PORT | tcp-echo PORT | tcp-send HOST PORT BYTES\n");
+		"tcp-sink PORT | tcp-source PORT | tcp-echo PORT | tcp-send HOST PORT BYTES | "
+		"udp-flood HOST PORT SECS\n");
 	return 2;
 }
