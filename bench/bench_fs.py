@@ -20,7 +20,6 @@ cell the median of --runs boots. Usage: bench/bench_fs.py [--runs N] [--only smo
 """
 
 import argparse
-import os
 import pathlib
 import re
 import shutil

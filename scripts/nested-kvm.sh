@@ -11,7 +11,7 @@
 #   -w DIR   also share DIR read-write at the same path (repeatable; results go there);
 #            the current directory is always shared read-write
 #   -e NAME  pass the environment variable NAME in (PYTEST_ADDOPTS, CI, TERM, SMOLVM and
-#            every SMOLVM_* variable always are)
+#            every SMOLVM_* and BENCH* variable always are)
 #   -t SEC   stop the machine after SEC seconds (default 1200)
 #   -i       interactive: the terminal reaches the command (Ctrl-C too), for a demo
 # Exit status: the command's, 124 on timeout, 125 if the machine broke, 128+N on signal N.
@@ -201,7 +201,7 @@ quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 	echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 	for name in $(compgen -e); do
 		case " ${pass[*]} " in *" $name "*) ;; *)
-			case $name in SMOLVM | SMOLVM_* | PYTEST_ADDOPTS | CI | TERM) ;; *) continue ;; esac ;;
+			case $name in SMOLVM | SMOLVM_* | BENCH | BENCH_* | PYTEST_ADDOPTS | CI | TERM) ;; *) continue ;; esac ;;
 		esac
 		echo "export $name=$(quote "${!name}")"
 	done

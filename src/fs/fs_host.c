@@ -45,6 +45,11 @@ int fs_host_stat(int fd, struct stat *st)
 	return fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) ? -errno : 0;
 }
 
+int fs_host_sync(int fd, bool datasync)
+{
+	return (datasync ? fdatasync(fd) : fsync(fd)) ? -errno : 0;
+}
+
 int fs_host_reopen(struct fs_nodes *t, struct fs_node *n, int flags)
 {
 	char name[NAME_MAX + 1];

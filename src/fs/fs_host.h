@@ -10,6 +10,7 @@
 #define SMOLVM_FS_FS_HOST_H
 
 #include <linux/fuse.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -30,6 +31,8 @@ int fs_host_open_beneath(int dirfd, const char *name, int flags, mode_t mode);
 
 /* fstat of any descriptor, O_PATH included; 0 or -errno. */
 int fs_host_stat(int fd, struct stat *st);
+/* fsync, or fdatasync when datasync: 0 or -errno. */
+int fs_host_sync(int fd, bool datasync);
 
 /*
  * Opens node n for I/O. Directories reopen as "." of their own descriptor, so no name is

@@ -184,10 +184,7 @@ int fuse_op_fsyncdir(struct fuse_server *s, struct fuse_req *r)
 
 	if (!hd)
 		return -EBADF;
-	if (r->arg.fsync.fsync_flags & FUSE_FSYNC_FDATASYNC)
-		err = fdatasync(hd->fd) ? -errno : 0;
-	else
-		err = fsync(hd->fd) ? -errno : 0;
+	err = fs_host_sync(hd->fd, r->arg.fsync.fsync_flags & FUSE_FSYNC_FDATASYNC);
 	fs_handles_put(&s->handles, hd);
 	return err ? err : fuse_reply(r, NULL, 0);
 }

@@ -4,21 +4,14 @@ import signal
 
 import pytest
 
-PROMPT = "guest:/# "  # the test guest's shell prompt (tests/guest/init)
+from vmtest import PROMPT
+
 # Lines end in \r\n from the guest's terminal; a host terminal left with output processing
 # on makes that \r\r\n: patterns match either.
 
 
-def shell(guest):
-    """The interactive busybox shell of the test guest, at a terminal, at its prompt."""
-    vm = guest.console()
-    vm.expect("smolvm test guest")
-    vm.expect(PROMPT)
-    return vm
-
-
 def test_shell_runs_a_command_and_exit_powers_off(guest):
-    vm = shell(guest)
+    vm = guest.shell()
     vm.sendline("echo $((6*7))")
     vm.expect(r"\n42\r*\n")
     vm.expect(PROMPT)
@@ -27,7 +20,7 @@ def test_shell_runs_a_command_and_exit_powers_off(guest):
 
 
 def test_ctrl_c_interrupts_the_guest_command_not_smolvm(guest):
-    vm = shell(guest)
+    vm = guest.shell()
     # The marker comes from the foreground job itself, so Ctrl-C cannot race its start.
     # (The quotes keep the echo of the typed line from matching.)
     vm.sendline("sh -c 'echo SLEEP\"\"ING; exec sleep 100'")
@@ -41,7 +34,7 @@ def test_ctrl_c_interrupts_the_guest_command_not_smolvm(guest):
 
 
 def test_line_editing(guest):
-    vm = shell(guest)
+    vm = guest.shell()
     vm.send("echo abcX")
     vm.send("\x7f")  # Backspace
     vm.send("def\r")
@@ -54,7 +47,7 @@ def test_line_editing(guest):
 
 
 def test_ctrl_a_h_prints_help_and_the_guest_goes_on(guest):
-    vm = shell(guest)
+    vm = guest.shell()
     vm.send("\x01h")
     vm.expect(r"(?i)(quit|exit)", timeout=10)
     vm.sendline("echo AFTER-HELP-$((2+3))")
@@ -62,13 +55,13 @@ def test_ctrl_a_h_prints_help_and_the_guest_goes_on(guest):
 
 
 def test_ctrl_a_x_quits_with_status_zero(guest):
-    vm = shell(guest)
+    vm = guest.shell()
     vm.send("\x01x")
     assert vm.wait(timeout=10) == 0, vm.log
 
 
 def test_ctrl_a_ctrl_a_sends_a_literal_ctrl_a(guest):
-    vm = shell(guest)
+    vm = guest.shell()
     # Prints the bytes read in hex between A and Z: "A01Z" for one Ctrl-A.
     vm.sendline("echo READ\"\"Y; read -r x; echo \"A$(printf %s \"$x\" | od -An -tx1 | tr -d ' ')Z\"")
     vm.expect("READY")

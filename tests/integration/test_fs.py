@@ -7,7 +7,6 @@ stream) come from tests/guest/tools/fstool.c, built into build/guest-tools/ by m
 """
 
 import calendar
-import errno
 import fcntl
 import hashlib
 import os
@@ -16,7 +15,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-import time
 
 import pytest
 

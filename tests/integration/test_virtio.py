@@ -3,9 +3,7 @@ virtio-rng, the read-write hvc0 console at a terminal, and a guest that triple-f
 
 import re
 
-from vmtest import check_output, marker_value
-
-PROMPT = "guest:/# "
+from vmtest import PROMPT, check_output, marker_value
 
 # Modern virtio-pci device IDs: 0x1040 + the virtio device ID.
 VIRTIO_PCI_IDS = {"net": "0x1041", "blk": "0x1042", "console": "0x1043", "rng": "0x1044",
@@ -57,17 +55,10 @@ echo DONE
     assert a != b and a != "0" * 128, r.describe()
 
 
-def hvc0_shell(guest):
-    """The interactive shell on hvc0 at a terminal, with the kernel's messages on ttyS0."""
-    vm = guest.console(append="loglevel=7 console=hvc0")
-    vm.expect("Linux version")  # the serial console, before hvc0 exists
-    vm.expect("smolvm test guest")
-    vm.expect(PROMPT)
-    return vm
-
-
 def test_hvc0_is_an_interactive_read_write_console(guest):
-    vm = hvc0_shell(guest)
+    # The shell on hvc0 (the last console=), the kernel's messages on ttyS0 as well.
+    vm = guest.shell(append="loglevel=7 console=hvc0")
+    assert "Linux version" in vm.log, vm.log
     vm.sendline("echo TTY=$(tty)")
     vm.expect(r"TTY=/dev/hvc0")
     vm.expect(PROMPT)

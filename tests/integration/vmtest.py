@@ -158,6 +158,7 @@ def _text(data):
     return data or ""
 
 
+PROMPT = "guest:/# "  # the test guest's shell prompt (tests/guest/init)
 USAGE_HINT = "Try 'smolvm -h' for more information."
 
 
@@ -360,6 +361,13 @@ class Guest:
         """Boots in a pseudo-terminal, as at a user's terminal; returns a Running."""
         vm = Running(self.args(script, **kw), timeout, console=True)
         self.running.append(vm)
+        return vm
+
+    def shell(self, append=""):
+        """The test guest's interactive shell at a terminal, at its prompt."""
+        vm = self.console(append=append)
+        vm.expect("smolvm test guest")
+        vm.expect(PROMPT)
         return vm
 
     def cleanup(self):
