@@ -32,6 +32,7 @@ def main():
     for _ in range(RUNS):
         for name, cmd in vmms:
             times[name].append(b.run(cmd(boot))[0])
+            print(f"bench_boot: {name} {times[name][-1]:.2f} s", file=sys.stderr, flush=True)
     results = {}
     for name, cmd in vmms:
         seconds = statistics.median(times[name])

@@ -138,6 +138,8 @@ def client(targets):
                 order.reverse()
             for i in order:
                 results[i][metric].append(measure_once(metric, targets[i]))
+                print(f"bench_net: round {r + 1} {metric} target {i}: "
+                      f"{results[i][metric][-1]:.2f}", file=sys.stderr, flush=True)
     print(json.dumps([{m: statistics.median(v) for m, v in res.items()} for res in results]))
 
 
@@ -249,9 +251,9 @@ def compare(contenders, wrap=()):
             vm.wait_ready()
         c = subprocess.run([*wrap, sys.executable, __file__, "client",
                             json.dumps([t for _, _, t in contenders])],
-                           capture_output=True, text=True, timeout=7200)
+                           stdout=subprocess.PIPE, text=True, timeout=7200)
         if c.returncode != 0:
-            raise SystemExit(f"bench: client failed:\n{c.stdout}\n{c.stderr}")
+            raise SystemExit(f"bench: client failed:\n{c.stdout}")
         results = json.loads(c.stdout)
         for r, vm in zip(results, vms):
             r["rss"] = vm.rss_mib()

@@ -1,3 +1,4 @@
+#include <cpuid.h>
 #include <errno.h>
 #include <linux/kvm.h>
 #include <stdlib.h>
@@ -60,6 +61,11 @@ static void cpuid_fix_entry(struct kvm_cpuid_entry2 *e, unsigned id, unsigned nc
 			e->eax = e->ebx = 0;
 			e->ecx = e->index;
 		}
+		break;
+	case 0x80000002:
+	case 0x80000003:
+	case 0x80000004: /* The host's processor name, which KVM leaves out. */
+		__cpuid(e->function, e->eax, e->ebx, e->ecx, e->edx);
 		break;
 	case 0x80000008: /* AMD: number of cores - 1, and the APIC id bits they use. */
 		e->ecx = (e->ecx & ~0xf0ffu) | (core_bits << 12) | (ncpus - 1);
