@@ -136,21 +136,28 @@ def main():
         results = {side: [] for side in sides}
         for run in range(opts.runs):
             for side in sides:
-                seconds, out = b.run(cmds[side], timeout=900)
-                values = parse(out, side)
+                try:
+                    seconds, out = b.run(cmds[side], timeout=900)
+                    values = parse(out, side)
+                except SystemExit as e:
+                    # One broken boot (the nested machine has its moments) costs that run,
+                    # not the whole benchmark; the table says "failed" if no run succeeds.
+                    print(f"bench_blk: {side} run {run + 1} failed: {e}", file=sys.stderr)
+                    continue
                 results[side].append(values)
                 print(f"bench_blk: {side} run {run + 1}: " +
                       ", ".join(f"{k} {v:.1f}" for k, v in sorted(values.items())) +
                       f" ({seconds:.0f} s)", file=sys.stderr, flush=True)
 
-    best = {side: {name: max(r[name] for r in runs) for name, _ in ROWS}
+    best = {side: {name: max((r[name] for r in runs), default=None) for name, _ in ROWS}
             for side, runs in results.items()}
     rows = []
     for name, label in ROWS:
         s = best.get("smolvm", {}).get(name)
         q = best.get("qemu", {}).get(name)
         ratio = f"{s / q:.2f}" if s and q else "-"
-        rows.append((label, f"{s:.1f}" if s else "-", f"{q:.1f}" if q else "-", ratio))
+        rows.append((label, f"{s:.1f}" if s else "failed", f"{q:.1f}" if q else "failed",
+                     ratio))
     b.table(f"virtio-blk, cache=none, {IMAGE_MIB} MiB raw image, -m {MEM} -smp {SMP} "
             f"(best of {opts.runs} boots x {REPEAT} for dd)",
             ["row", "smolvm", "QEMU", "ratio (smolvm/QEMU)"], rows)
