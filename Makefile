@@ -47,7 +47,7 @@ build/san/libsmolvm.a: $(SAN_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-build/tests/%: tests/unit/%.c tests/unit/unit.h build/san/libsmolvm.a
+build/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) build/san/libsmolvm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -Itests/unit -O1 -g $(SAN) -o $@ $< build/san/libsmolvm.a $(LDLIBS)
 
@@ -109,7 +109,7 @@ bench: smolvm guest guest-tools
 	scripts/with-kvm.sh bench/run.sh
 
 format:
-	clang-format -i $(SRC) $(shell find src -name '*.h') $(UNIT_SRC) $(FUZZ_SRC)
+	clang-format -i $(SRC) $(shell find src -name '*.h') $(UNIT_SRC) $(wildcard tests/unit/*.h) $(FUZZ_SRC)
 
 clean:
 	rm -rf build smolvm

@@ -1,0 +1,887 @@
+/*
+ * The FUSE server driven with crafted requests through a normal session: every operation a
+ * guest uses, its reply compared with what the host side shows.
+ */
+#include "fuse_client.h"
+
+static void test_init(void)
+{
+	struct fuse_server *s;
+	struct fuse_server_config cfg = {.root = share};
+	struct fuse_init_in old = {.major = 7, .minor = 26};
+	struct fuse_init_out *out = (struct fuse_init_out *)rep;
+	struct fuse_getattr_in ga = {0};
+
+	CHECK_EQ(fuse_server_new(&cfg, &s), 0);
+	/* Nothing but INIT before INIT. */
+	CHECK_EQ(callx(s, FUSE_GETATTR, FUSE_ROOT_ID, &ga, sizeof(ga), NULL, 0, NULL, 0, OUT_MAX),
+		 -EIO);
+	CHECK_EQ(callx(s, FUSE_INIT, 0, &old, sizeof(old), NULL, 0, NULL, 0, OUT_MAX), -EPROTO);
+	CHECK_EQ(do_init(s), 0);
+	CHECK_EQ(rep_len, sizeof(struct fuse_init_out));
+	CHECK_EQ(out->major, 7);
+	CHECK(out->minor >= 31);
+	CHECK(out->flags & FUSE_DO_READDIRPLUS);
+	CHECK(out->flags & FUSE_POSIX_LOCKS);
+	CHECK(out->flags & FUSE_FLOCK_LOCKS);
+	CHECK(out->flags & FUSE_MAX_PAGES);
+	CHECK(out->flags & FUSE_ATOMIC_O_TRUNC);
+	CHECK(out->flags & FUSE_PARALLEL_DIROPS);
+	CHECK(!(out->flags & FUSE_WRITEBACK_CACHE));
+	CHECK(!(out->flags & FUSE_EXPORT_SUPPORT));
+	CHECK_EQ(out->max_pages, 256);
+	CHECK_EQ(out->max_write, 1 << 20);
+	CHECK_EQ(out->max_readahead, 131072);
+	/* Only flags the kernel offered. */
+	{
+		struct fuse_init_in few = {.major = 7, .minor = 38, .flags = FUSE_ASYNC_READ};
+
+		CHECK_EQ(callx(s, FUSE_INIT, 0, &few, sizeof(few), NULL, 0, NULL, 0, OUT_MAX), 0);
+		CHECK_EQ(out->flags, FUSE_ASYNC_READ);
+	}
+	/* A newer major gets ours back, to be asked again. */
+	{
+		struct fuse_init_in v8 = {.major = 8, .minor = 0};
+
+		CHECK_EQ(callx(s, FUSE_INIT, 0, &v8, sizeof(v8), NULL, 0, NULL, 0, OUT_MAX), 0);
+		CHECK_EQ(out->major, 7);
+	}
+	CHECK_EQ(callx(s, FUSE_GETATTR, FUSE_ROOT_ID, &ga, sizeof(ga), NULL, 0, NULL, 0, OUT_MAX),
+		 0);
+	fuse_server_free(s);
+	CHECK_EQ(fuse_server_new(&(struct fuse_server_config){.root = P("nonexistent")}, &s),
+		 -ENOENT);
+	write_file(P("plainfile"), "x");
+	CHECK_EQ(fuse_server_new(&(struct fuse_server_config){.root = P("plainfile")}, &s),
+		 -ENOTDIR);
+	unlink(P("plainfile"));
+}
+
+static void test_lookup_getattr(void)
+{
+	struct fuse_entry_out e, e2;
+	struct fuse_attr a;
+	struct stat st;
+
+	write_file(P("hello.txt"), "hello world");
+	CHECK_EQ(lookup(FUSE_ROOT_ID, "hello.txt", &e), 0);
+	CHECK_EQ(stat(P("hello.txt"), &st), 0);
+	CHECK_EQ(e.attr.ino, st.st_ino);
+	CHECK_EQ(e.attr.size, 11);
+	CHECK_EQ(e.attr.mode, st.st_mode);
+	CHECK_EQ(e.attr.uid, st.st_uid);
+	CHECK_EQ(e.attr.nlink, 1);
+	CHECK_EQ(e.attr.mtime, st.st_mtim.tv_sec);
+	CHECK_EQ(e.attr.mtimensec, st.st_mtim.tv_nsec);
+	CHECK_EQ(e.entry_valid, 1);
+	CHECK_EQ(e.attr_valid, 1);
+	CHECK_EQ(e.attr.flags, 0);
+	CHECK(e.nodeid > FUSE_ROOT_ID && e.nodeid != st.st_ino); /* our ids, not host inodes */
+	/* A second lookup names the same node. */
+	CHECK_EQ(lookup(FUSE_ROOT_ID, "hello.txt", &e2), 0);
+	CHECK_EQ(e2.nodeid, e.nodeid);
+	/* Hard links to one inode are one node. */
+	CHECK_EQ(link(P("hello.txt"), P("hello.link")), 0);
+	CHECK_EQ(lookup(FUSE_ROOT_ID, "hello.link", &e2), 0);
+	CHECK_EQ(e2.nodeid, e.nodeid);
+	CHECK_EQ(e2.attr.nlink, 2);
+	CHECK_EQ(getattr(e.nodeid, &a), 0);
+	CHECK_EQ(a.ino, st.st_ino);
+	CHECK_EQ(a.size, 11);
+	CHECK_EQ(((struct fuse_attr_out *)rep)->dummy, 0);
+	CHECK_EQ(getattr(FUSE_ROOT_ID, &a), 0);
+	CHECK(S_ISDIR(a.mode));
+	CHECK_EQ(lookup(FUSE_ROOT_ID, "missing", NULL), -ENOENT);
+	CHECK_EQ(lookup(e.nodeid, "child", NULL), -ENOTDIR);
+	CHECK_EQ(forget(e.nodeid, 3), 1);
+	unlink(P("hello.link"));
+}
+
+static void test_create_write_read(void)
+{
+	char big[100000], back[100000];
+	struct fuse_entry_out e;
+	uint64_t fh, fh2;
+	struct stat st;
+
+	CHECK_EQ(create(FUSE_ROOT_ID, "data.bin", O_RDWR, 0640, &e, &fh), 0);
+	CHECK_EQ(stat(P("data.bin"), &st), 0);
+	CHECK_EQ(st.st_mode & 07777, 0640);
+	CHECK_EQ(e.attr.ino, st.st_ino);
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 7 + 3);
+	CHECK_EQ(fwrite_(e.nodeid, fh, 0, big, sizeof(big), 0), (long)sizeof(big));
+	CHECK_EQ(fread_(e.nodeid, fh, 0, sizeof(back), back), (long)sizeof(back));
+	CHECK(!memcmp(big, back, sizeof(big)));
+	/* Short read at the end of the file, empty read past it. */
+	CHECK_EQ(fread_(e.nodeid, fh, sizeof(big) - 10, 4096, back), 10);
+	CHECK_EQ(fread_(e.nodeid, fh, sizeof(big) + 10, 4096, back), 0);
+	/* Scattered request and reply buffers. */
+	split_mode = 1;
+	CHECK_EQ(fwrite_(e.nodeid, fh, 5, "scattered", 9, 0), 9);
+	CHECK_EQ(fread_(e.nodeid, fh, 0, 20, back), 20);
+	CHECK(!memcmp(back + 5, "scattered", 9));
+	CHECK(!memcmp(back, big, 5));
+	split_mode = 0;
+	CHECK_EQ(stat(P("data.bin"), &st), 0);
+	CHECK_EQ(st.st_size, sizeof(big));
+	/* The reply never exceeds the buffers: a READ larger than them is cut. */
+	{
+		struct fuse_read_in in = {.fh = fh, .offset = 0, .size = 4096};
+
+		CHECK_EQ(
+		    callx(srv, FUSE_READ, e.nodeid, &in, sizeof(in), NULL, 0, NULL, 0, 16 + 100),
+		    0);
+		CHECK_EQ(rep_len, 100);
+	}
+	CHECK_EQ(release(e.nodeid, fh, false), 0);
+
+	/* O_APPEND appends whatever offset the guest sends; page writeback does not. */
+	write_file(P("log.txt"), "one\n");
+	CHECK_EQ(fopen_(e.nodeid = lookup_id(FUSE_ROOT_ID, "log.txt"), O_WRONLY | O_APPEND, &fh2),
+		 0);
+	CHECK_EQ(fwrite_(e.nodeid, fh2, 0, "two\n", 4, 0), 4);
+	CHECK_STR(read_file(P("log.txt")), "one\ntwo\n");
+	CHECK_EQ(fwrite_(e.nodeid, fh2, 0, "ONE", 3, FUSE_WRITE_CACHE), 3);
+	CHECK_STR(read_file(P("log.txt")), "ONE\ntwo\n");
+	CHECK_EQ(release(e.nodeid, fh2, false), 0);
+
+	/* O_TRUNC (FUSE_ATOMIC_O_TRUNC) */
+	CHECK_EQ(fopen_(e.nodeid, O_WRONLY | O_TRUNC, &fh2), 0);
+	CHECK_STR(read_file(P("log.txt")), "");
+	CHECK_EQ(release(e.nodeid, fh2, false), 0);
+
+	/* CREATE without O_EXCL of an existing file opens it; with O_EXCL it fails. */
+	CHECK_EQ(create(FUSE_ROOT_ID, "log.txt", O_RDWR, 0600, NULL, &fh2), 0);
+	CHECK_EQ(release(e.nodeid, fh2, false), 0);
+	CHECK_EQ(create(FUSE_ROOT_ID, "log.txt", O_RDWR | O_EXCL, 0600, NULL, &fh2), -EEXIST);
+	CHECK_EQ(create(FUSE_ROOT_ID, ".", O_RDWR, 0600, NULL, &fh2), -EINVAL);
+
+	/* FLUSH and FSYNC on an open handle. */
+	CHECK_EQ(fopen_(e.nodeid, O_RDWR, &fh2), 0);
+	{
+		struct fuse_flush_in fl = {.fh = fh2};
+		struct fuse_fsync_in fs = {.fh = fh2, .fsync_flags = FUSE_FSYNC_FDATASYNC};
+
+		CHECK_EQ(call(FUSE_FLUSH, e.nodeid, &fl, sizeof(fl), NULL, 0), 0);
+		CHECK_EQ(call(FUSE_FSYNC, e.nodeid, &fs, sizeof(fs), NULL, 0), 0);
+		fs.fsync_flags = 0;
+		CHECK_EQ(call(FUSE_FSYNC, e.nodeid, &fs, sizeof(fs), NULL, 0), 0);
+	}
+	CHECK_EQ(release(e.nodeid, fh2, false), 0);
+	/* A write-only handle cannot read: the host says so. */
+	CHECK_EQ(fopen_(e.nodeid, O_WRONLY, &fh2), 0);
+	CHECK_EQ(fread_(e.nodeid, fh2, 0, 10, NULL), -EBADF);
+	CHECK_EQ(release(e.nodeid, fh2, false), 0);
+}
+
+static void test_readdir(void)
+{
+	char names[300][32];
+	uint64_t ids[300];
+	struct fuse_entry_out d;
+	struct stat st;
+	int n, seen[200];
+
+	CHECK_EQ(mkdir_(FUSE_ROOT_ID, "many", 0755, &d), 0);
+	for (int i = 0; i < 200; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "many/file-%03d", i);
+		write_file(P(path), "");
+	}
+	for (int plus = 0; plus < 2; plus++) {
+		memset(seen, 0, sizeof(seen));
+		n = list_dir(d.nodeid, plus, plus ? 4096 : 1000, names, 300, ids);
+		CHECK_EQ(n, 202);
+		for (int i = 0; i < n && i < 300; i++) {
+			int k;
+
+			if (sscanf(names[i], "file-%d", &k) == 1 && k >= 0 && k < 200) {
+				seen[k]++;
+				if (plus) {
+					/* Each entry counted a lookup: its node is usable. */
+					CHECK(ids[i] > FUSE_ROOT_ID);
+					CHECK_EQ(getattr(ids[i], NULL), 0);
+				}
+			} else {
+				CHECK(!strcmp(names[i], ".") || !strcmp(names[i], ".."));
+				if (plus)
+					CHECK_EQ(ids[i], 0); /* no node, no lookup for . and .. */
+			}
+		}
+		for (int k = 0; k < 200; k++)
+			CHECK_EQ(seen[k], 1);
+	}
+	/* READDIRPLUS node ids agree with LOOKUP. */
+	CHECK_EQ(lookup_id(d.nodeid, "file-007") != 0, 1);
+	/* ".." of the root does not show the host directory above the share. */
+	{
+		uint64_t fh;
+		struct fuse_read_in in = {.size = 4096};
+		size_t pos = 0;
+
+		CHECK_EQ(stat(share, &st), 0);
+		CHECK_EQ(opendir_(FUSE_ROOT_ID, &fh), 0);
+		in.fh = fh;
+		CHECK_EQ(call(FUSE_READDIR, FUSE_ROOT_ID, &in, sizeof(in), NULL, 0), 0);
+		while (pos < rep_len) {
+			struct fuse_dirent *de = (struct fuse_dirent *)(rep + pos);
+
+			if (de->namelen == 2 && !memcmp(de->name, "..", 2))
+				CHECK_EQ(de->ino, st.st_ino);
+			pos += FUSE_DIRENT_SIZE(de);
+		}
+		CHECK_EQ(release(FUSE_ROOT_ID, fh, true), 0);
+	}
+	/* FSYNCDIR */
+	{
+		uint64_t fh;
+		struct fuse_fsync_in fs;
+
+		CHECK_EQ(opendir_(d.nodeid, &fh), 0);
+		fs = (struct fuse_fsync_in){.fh = fh};
+		CHECK_EQ(call(FUSE_FSYNCDIR, d.nodeid, &fs, sizeof(fs), NULL, 0), 0);
+		CHECK_EQ(release(d.nodeid, fh, true), 0);
+	}
+}
+
+static void test_rename_link_symlink(void)
+{
+	struct fuse_entry_out e, d, l;
+	uint64_t fh, dir;
+	char buf[64];
+	struct stat st;
+
+	CHECK_EQ(mkdir_(FUSE_ROOT_ID, "rn", 0755, &d), 0);
+	dir = d.nodeid;
+	write_file(P("rn/a"), "AAA");
+	write_file(P("rn/b"), "BBB");
+	CHECK_EQ(lookup(dir, "a", &e), 0);
+	CHECK_EQ(call_name(FUSE_RENAME, dir, &(struct fuse_rename_in){.newdir = FUSE_ROOT_ID},
+			   sizeof(struct fuse_rename_in), "a") == -EINVAL,
+		 1); /* no new name */
+	{
+		struct fuse_rename_in in = {.newdir = dir};
+
+		CHECK_EQ(callx(srv, FUSE_RENAME, dir, &in, sizeof(in), "a", 2, "c", 2, OUT_MAX), 0);
+	}
+	CHECK_STR(read_file(P("rn/c")), "AAA");
+	/* The node follows its file: opening it after the rename works. */
+	CHECK_EQ(fopen_(e.nodeid, O_RDONLY, &fh), 0);
+	CHECK_EQ(fread_(e.nodeid, fh, 0, 10, buf), 3);
+	CHECK_EQ(release(e.nodeid, fh, false), 0);
+	CHECK_EQ(rename2(dir, "c", dir, "b", RENAME_NOREPLACE), -EEXIST);
+	CHECK_EQ(rename2(dir, "c", dir, "b", RENAME_EXCHANGE), 0);
+	CHECK_STR(read_file(P("rn/b")), "AAA");
+	CHECK_STR(read_file(P("rn/c")), "BBB");
+	CHECK_EQ(fopen_(e.nodeid, O_RDONLY, &fh), 0); /* now named b */
+	CHECK_EQ(release(e.nodeid, fh, false), 0);
+	CHECK_EQ(rename2(dir, "b", FUSE_ROOT_ID, "moved", 0), 0);
+	CHECK_STR(read_file(P("moved")), "AAA");
+	CHECK_EQ(fopen_(e.nodeid, O_RDONLY, &fh), 0);
+	CHECK_EQ(release(e.nodeid, fh, false), 0);
+	CHECK_EQ(rename2(dir, "c", dir, "x", RENAME_NOREPLACE | RENAME_EXCHANGE), -EINVAL);
+	CHECK_EQ(rename2(dir, "c", dir, "x", RENAME_WHITEOUT), -EINVAL);
+	CHECK_EQ(rename2(dir, "c", 999999, "x", 0), -ENOENT);
+	CHECK_EQ(rename2(dir, "nope", dir, "x", 0), -ENOENT);
+
+	/* LINK: a second name, the same node. */
+	{
+		struct fuse_link_in in = {.oldnodeid = e.nodeid};
+
+		CHECK_EQ(call_name(FUSE_LINK, dir, &in, sizeof(in), "hard"), 0);
+		memcpy(&l, rep, sizeof(l));
+		CHECK_EQ(l.nodeid, e.nodeid);
+		CHECK_EQ(l.attr.nlink, 2);
+		CHECK_EQ(stat(P("rn/hard"), &st), 0);
+		CHECK_EQ(st.st_ino, l.attr.ino);
+		in.oldnodeid = dir;
+		CHECK_EQ(call_name(FUSE_LINK, FUSE_ROOT_ID, &in, sizeof(in), "dirlink"), -EPERM);
+		in.oldnodeid = 424242;
+		CHECK_EQ(call_name(FUSE_LINK, FUSE_ROOT_ID, &in, sizeof(in), "x"), -ENOENT);
+	}
+
+	/* SYMLINK and READLINK: the target is text, stored as given. */
+	CHECK_EQ(callx(srv, FUSE_SYMLINK, dir, "sym", 4, "../../etc/passwd", 17, NULL, 0, OUT_MAX),
+		 0);
+	memcpy(&l, rep, sizeof(l));
+	CHECK(S_ISLNK(l.attr.mode));
+	CHECK_EQ(readlink(P("rn/sym"), buf, sizeof(buf)), 16);
+	CHECK_EQ(call(FUSE_READLINK, l.nodeid, NULL, 0, NULL, 0), 0);
+	CHECK_EQ(rep_len, 16);
+	CHECK(!memcmp(rep, "../../etc/passwd", 16));
+	CHECK_EQ(call(FUSE_READLINK, dir, NULL, 0, NULL, 0), -EINVAL);
+	CHECK_EQ(callx(srv, FUSE_SYMLINK, dir, "sym2", 5, "", 1, NULL, 0, OUT_MAX), -ENOENT);
+	CHECK_EQ(callx(srv, FUSE_SYMLINK, dir, "sym", 4, "x", 2, NULL, 0, OUT_MAX), -EEXIST);
+
+	/* MKNOD: files, FIFOs and sockets are names; devices are refused. */
+	{
+		struct fuse_mknod_in in = {.mode = S_IFIFO | 0644};
+
+		CHECK_EQ(call_name(FUSE_MKNOD, dir, &in, sizeof(in), "fifo"), 0);
+		CHECK_EQ(stat(P("rn/fifo"), &st), 0);
+		CHECK(S_ISFIFO(st.st_mode));
+		in.mode = S_IFSOCK | 0644;
+		CHECK_EQ(call_name(FUSE_MKNOD, dir, &in, sizeof(in), "sock"), 0);
+		CHECK_EQ(stat(P("rn/sock"), &st), 0);
+		CHECK(S_ISSOCK(st.st_mode));
+		in.mode = S_IFREG | 0600;
+		CHECK_EQ(call_name(FUSE_MKNOD, dir, &in, sizeof(in), "reg"), 0);
+		CHECK_EQ(stat(P("rn/reg"), &st), 0);
+		CHECK(S_ISREG(st.st_mode));
+		CHECK_EQ(st.st_mode & 07777, 0600);
+		in.mode = S_IFCHR | 0666;
+		in.rdev = makedev(1, 3);
+		CHECK_EQ(call_name(FUSE_MKNOD, dir, &in, sizeof(in), "null"), -EPERM);
+		in.mode = S_IFBLK | 0666;
+		CHECK_EQ(call_name(FUSE_MKNOD, dir, &in, sizeof(in), "sda"), -EPERM);
+		CHECK_EQ(access(P("rn/null"), F_OK), -1);
+		in.mode = S_IFDIR | 0755;
+		CHECK_EQ(call_name(FUSE_MKNOD, dir, &in, sizeof(in), "d"), -EINVAL);
+	}
+	/* MKDIR gets exactly the mode asked (the guest applied its umask), not ours too. */
+	CHECK_EQ(mkdir_(dir, "sub", 0775, &d), 0);
+	CHECK_EQ(stat(P("rn/sub"), &st), 0);
+	CHECK_EQ(st.st_mode & 07777, 0775);
+	CHECK_EQ(d.attr.mode & 07777, 0775);
+	CHECK_EQ(mkdir_(dir, "sub", 0775, NULL), -EEXIST);
+}
+
+static void test_setattr(void)
+{
+	struct fuse_setattr_in in;
+	struct fuse_attr a;
+	uint64_t node, fh;
+	struct stat st;
+
+	write_file(P("attr.txt"), "0123456789");
+	node = lookup_id(FUSE_ROOT_ID, "attr.txt");
+	in = (struct fuse_setattr_in){.valid = FATTR_MODE, .mode = S_IFREG | 0604};
+	CHECK_EQ(setattr(node, &in, &a), 0);
+	CHECK_EQ(a.mode & 07777, 0604);
+	CHECK_EQ(stat(P("attr.txt"), &st), 0);
+	CHECK_EQ(st.st_mode & 07777, 0604);
+	/* Truncate by path, then through a handle. */
+	in = (struct fuse_setattr_in){.valid = FATTR_SIZE, .size = 4};
+	CHECK_EQ(setattr(node, &in, &a), 0);
+	CHECK_EQ(a.size, 4);
+	CHECK_STR(read_file(P("attr.txt")), "0123");
+	CHECK_EQ(fopen_(node, O_RDWR, &fh), 0);
+	in = (struct fuse_setattr_in){.valid = FATTR_SIZE | FATTR_FH, .size = 2, .fh = fh};
+	CHECK_EQ(setattr(node, &in, &a), 0);
+	CHECK_STR(read_file(P("attr.txt")), "01");
+	in.fh = fh + 1000;
+	CHECK_EQ(setattr(node, &in, &a), -EBADF);
+	CHECK_EQ(release(node, fh, false), 0);
+	/* Times: explicit, and "now". */
+	in = (struct fuse_setattr_in){.valid = FATTR_ATIME | FATTR_MTIME,
+				      .atime = 1000000000,
+				      .atimensec = 5,
+				      .mtime = 1200000000,
+				      .mtimensec = 7};
+	CHECK_EQ(setattr(node, &in, &a), 0);
+	CHECK_EQ(stat(P("attr.txt"), &st), 0);
+	CHECK_EQ(st.st_atim.tv_sec, 1000000000);
+	CHECK_EQ(st.st_atim.tv_nsec, 5);
+	CHECK_EQ(st.st_mtim.tv_sec, 1200000000);
+	CHECK_EQ(a.mtime, 1200000000);
+	CHECK_EQ(a.mtimensec, 7);
+	in = (struct fuse_setattr_in){.valid = FATTR_MTIME | FATTR_MTIME_NOW};
+	CHECK_EQ(setattr(node, &in, &a), 0);
+	CHECK_EQ(stat(P("attr.txt"), &st), 0);
+	CHECK(st.st_mtim.tv_sec > time(NULL) - 100);
+	CHECK_EQ(st.st_atim.tv_sec, 1000000000); /* untouched */
+	in = (struct fuse_setattr_in){.valid = FATTR_MTIME, .mtimensec = 1000000000};
+	CHECK_EQ(setattr(node, &in, &a), -EINVAL);
+	/* Owner: only root may give files away. */
+	in = (struct fuse_setattr_in){.valid = FATTR_UID | FATTR_GID, .uid = 1234, .gid = 5678};
+	if (geteuid() == 0) {
+		CHECK_EQ(setattr(node, &in, &a), 0);
+		CHECK_EQ(stat(P("attr.txt"), &st), 0);
+		CHECK_EQ(st.st_uid, 1234);
+		CHECK_EQ(st.st_gid, 5678);
+		CHECK_EQ(a.uid, 1234);
+	} else {
+		CHECK_EQ(setattr(node, &in, &a), -EPERM);
+	}
+	/* A directory cannot be truncated. */
+	in = (struct fuse_setattr_in){.valid = FATTR_SIZE, .size = 0};
+	CHECK_EQ(setattr(FUSE_ROOT_ID, &in, &a), -EISDIR);
+}
+
+static void test_xattr(void)
+{
+	struct fuse_setxattr_in sx = {.size = 5};
+	struct fuse_getxattr_in gx = {.size = 0};
+	uint64_t node;
+	char buf[64];
+
+	write_file(P("xattr.txt"), "x");
+	node = lookup_id(FUSE_ROOT_ID, "xattr.txt");
+	CHECK_EQ(callx(srv, FUSE_SETXATTR, node, &sx, FUSE_COMPAT_SETXATTR_IN_SIZE, "user.color",
+		       11, "green", 5, OUT_MAX),
+		 0);
+	CHECK_EQ(getxattr(P("xattr.txt"), "user.color", buf, sizeof(buf)), 5);
+	CHECK(!memcmp(buf, "green", 5));
+	CHECK_EQ(setxattr(P("xattr.txt"), "user.shape", "round", 5, 0), 0);
+	/* Size 0 asks for the size. */
+	CHECK_EQ(call_name(FUSE_GETXATTR, node, &gx, sizeof(gx), "user.shape"), 0);
+	CHECK_EQ(((struct fuse_getxattr_out *)rep)->size, 5);
+	gx.size = 64;
+	CHECK_EQ(call_name(FUSE_GETXATTR, node, &gx, sizeof(gx), "user.shape"), 0);
+	CHECK_EQ(rep_len, 5);
+	CHECK(!memcmp(rep, "round", 5));
+	gx.size = 2;
+	CHECK_EQ(call_name(FUSE_GETXATTR, node, &gx, sizeof(gx), "user.shape"), -ERANGE);
+	gx.size = 64;
+	CHECK_EQ(call_name(FUSE_GETXATTR, node, &gx, sizeof(gx), "user.none"), -ENODATA);
+	/* Lists show user.* only. */
+	gx.size = 0;
+	CHECK_EQ(call(FUSE_LISTXATTR, node, &gx, sizeof(gx), NULL, 0), 0);
+	CHECK_EQ(((struct fuse_getxattr_out *)rep)->size, 22);
+	gx.size = 64;
+	CHECK_EQ(call(FUSE_LISTXATTR, node, &gx, sizeof(gx), NULL, 0), 0);
+	CHECK_EQ(rep_len, 22);
+	CHECK(memmem(rep, rep_len, "user.color", 11) && memmem(rep, rep_len, "user.shape", 11));
+	gx.size = 10;
+	CHECK_EQ(call(FUSE_LISTXATTR, node, &gx, sizeof(gx), NULL, 0), -ERANGE);
+	CHECK_EQ(call_name(FUSE_REMOVEXATTR, node, NULL, 0, "user.color"), 0);
+	CHECK_EQ(getxattr(P("xattr.txt"), "user.color", buf, sizeof(buf)), -1);
+	CHECK_EQ(call_name(FUSE_REMOVEXATTR, node, NULL, 0, "user.color"), -ENODATA);
+	/* XATTR_CREATE on an existing name. */
+	sx.flags = XATTR_CREATE;
+	CHECK_EQ(callx(srv, FUSE_SETXATTR, node, &sx, FUSE_COMPAT_SETXATTR_IN_SIZE, "user.shape",
+		       11, "cubic", 5, OUT_MAX),
+		 -EEXIST);
+	/* Directories carry them too. */
+	sx.flags = 0;
+	CHECK_EQ(callx(srv, FUSE_SETXATTR, FUSE_ROOT_ID, &sx, FUSE_COMPAT_SETXATTR_IN_SIZE,
+		       "user.d", 7, "12345", 5, OUT_MAX),
+		 0);
+	CHECK_EQ(getxattr(share, "user.d", buf, sizeof(buf)), 5);
+	removexattr(share, "user.d");
+}
+
+struct unlock_later {
+	uint64_t node, fh;
+};
+
+static void *unlock_later(void *arg)
+{
+	struct unlock_later *u = arg;
+	struct fuse_lk_in in = {.fh = u->fh, .owner = 1, .lk = {.end = INT64_MAX, .type = F_UNLCK}};
+	struct fuse_in_header h = {.len = sizeof(h) + sizeof(in),
+				   .opcode = FUSE_SETLK,
+				   .unique = 999999,
+				   .nodeid = u->node};
+	struct iovec iv[2] = {{&h, sizeof(h)}, {&in, sizeof(in)}};
+	char out[64];
+	struct iovec ov = {out, sizeof(out)};
+
+	usleep(100000);
+	fuse_server_handle(srv, iv, 2, &ov, 1);
+	return NULL;
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void test_locks(void)
+{
+	struct unlock_later u;
+	struct timespec t0;
+	struct fuse_lk_out *lo = (struct fuse_lk_out *)rep;
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10};
+	uint64_t node, fh1, fh2;
+	pthread_t th;
+	int hostfd;
+
+	write_file(P("lock.txt"), "0123456789");
+	node = lookup_id(FUSE_ROOT_ID, "lock.txt");
+	CHECK_EQ(fopen_(node, O_RDWR, &fh1), 0);
+	CHECK_EQ(fopen_(node, O_RDWR, &fh2), 0);
+	/* POSIX locks through two opens conflict, as two guest processes' would. */
+	CHECK_EQ(lk(FUSE_SETLK, node, fh1, 1, F_WRLCK, 0, 99, 0), 0);
+	CHECK_EQ(lk(FUSE_SETLK, node, fh2, 2, F_RDLCK, 50, 60, 0), -EAGAIN);
+	CHECK_EQ(lk(FUSE_SETLK, node, fh2, 2, F_WRLCK, 100, INT64_MAX, 0), 0);
+	CHECK_EQ(lk(FUSE_GETLK, node, fh2, 2, F_RDLCK, 0, 10, 0), 0);
+	CHECK_EQ(lo->lk.type, F_WRLCK);
+	CHECK_EQ(lo->lk.start, 0);
+	CHECK_EQ(lo->lk.end, 99);
+	CHECK_EQ(lo->lk.pid, 0);
+	CHECK_EQ(lk(FUSE_GETLK, node, fh1, 1, F_WRLCK, 0, 10, 0), 0);
+	CHECK_EQ(lo->lk.type, F_UNLCK);
+	/* A host process sees them too. */
+	hostfd = open(P("lock.txt"), O_RDWR);
+	CHECK_EQ(fcntl(hostfd, F_OFD_GETLK, &fl), 0);
+	CHECK_EQ(fl.l_type, F_WRLCK);
+	close(hostfd);
+	/* SETLKW waits a bounded time, then says EAGAIN rather than hang the queue. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_EQ(lk(FUSE_SETLKW, node, fh2, 2, F_WRLCK, 0, 10, 0), -EAGAIN);
+	CHECK(ms_since(&t0) >= 400 && ms_since(&t0) < 3000);
+	/* ... and gets the lock when it is released meanwhile. */
+	u = (struct unlock_later){node, fh1};
+	pthread_create(&th, NULL, unlock_later, &u);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_EQ(lk(FUSE_SETLKW, node, fh2, 2, F_WRLCK, 0, 10, 0), 0);
+	CHECK(ms_since(&t0) < 400);
+	pthread_join(th, NULL);
+	CHECK_EQ(lk(FUSE_SETLK, node, fh1, 1, F_RDLCK, 0, 5, 0), -EAGAIN);
+	/* close(2) in the guest (FLUSH) drops that owner's locks; another owner's FLUSH not. */
+	{
+		struct fuse_flush_in f = {.fh = fh2, .lock_owner = 77};
+
+		CHECK_EQ(call(FUSE_FLUSH, node, &f, sizeof(f), NULL, 0), 0);
+		CHECK_EQ(lk(FUSE_SETLK, node, fh1, 1, F_RDLCK, 0, 5, 0), -EAGAIN);
+		f.lock_owner = 2;
+		CHECK_EQ(call(FUSE_FLUSH, node, &f, sizeof(f), NULL, 0), 0);
+		CHECK_EQ(lk(FUSE_SETLK, node, fh1, 1, F_RDLCK, 0, 5, 0), 0);
+	}
+	/* flock() style. */
+	CHECK_EQ(lk(FUSE_SETLK, node, fh1, 1, F_WRLCK, 0, 0, FUSE_LK_FLOCK), 0);
+	CHECK_EQ(lk(FUSE_SETLK, node, fh2, 2, F_RDLCK, 0, 0, FUSE_LK_FLOCK), -EAGAIN);
+	hostfd = open(P("lock.txt"), O_RDONLY);
+	CHECK_EQ(flock(hostfd, LOCK_SH | LOCK_NB), -1);
+	close(hostfd);
+	CHECK_EQ(lk(FUSE_SETLK, node, fh1, 1, F_UNLCK, 0, 0, FUSE_LK_FLOCK), 0);
+	CHECK_EQ(lk(FUSE_SETLK, node, fh2, 2, F_RDLCK, 0, 0, FUSE_LK_FLOCK), 0);
+	/* Nonsense lock requests. */
+	CHECK_EQ(lk(FUSE_SETLK, node, fh1, 1, 7, 0, 10, 0), -EINVAL);
+	CHECK_EQ(lk(FUSE_SETLK, node, fh1, 1, F_RDLCK, 10, 5, 0), -EINVAL);
+	CHECK_EQ(lk(FUSE_SETLK, node, fh1 + 100, 1, F_RDLCK, 0, 5, 0), -EBADF);
+	CHECK_EQ(release(node, fh1, false), 0);
+	CHECK_EQ(release(node, fh2, false), 0);
+}
+
+static void test_fallocate_lseek_copy(void)
+{
+	struct fuse_fallocate_in fa;
+	struct fuse_lseek_in ls;
+	struct fuse_entry_out e;
+	uint64_t fh, fh2, node2;
+	char chunk[8192];
+	struct stat st;
+
+	memset(chunk, 'z', sizeof(chunk));
+	CHECK_EQ(create(FUSE_ROOT_ID, "sparse", O_RDWR, 0644, &e, &fh), 0);
+	/* Allocate without growing, then grow. */
+	fa = (struct fuse_fallocate_in){
+	    .fh = fh, .offset = 0, .length = 65536, .mode = FALLOC_FL_KEEP_SIZE};
+	CHECK_EQ(call(FUSE_FALLOCATE, e.nodeid, &fa, sizeof(fa), NULL, 0), 0);
+	CHECK_EQ(stat(P("sparse"), &st), 0);
+	CHECK_EQ(st.st_size, 0);
+	fa.mode = 0;
+	fa.length = 1 << 20;
+	CHECK_EQ(call(FUSE_FALLOCATE, e.nodeid, &fa, sizeof(fa), NULL, 0), 0);
+	CHECK_EQ(stat(P("sparse"), &st), 0);
+	CHECK_EQ(st.st_size, 1 << 20);
+	/* Punch a hole in the middle (size kept), data at both ends. */
+	CHECK_EQ(fwrite_(e.nodeid, fh, 0, chunk, sizeof(chunk), 0), (long)sizeof(chunk));
+	fa = (struct fuse_fallocate_in){.fh = fh,
+					.offset = 65536,
+					.length = 524288,
+					.mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE};
+	CHECK_EQ(call(FUSE_FALLOCATE, e.nodeid, &fa, sizeof(fa), NULL, 0), 0);
+	CHECK_EQ(stat(P("sparse"), &st), 0);
+	CHECK_EQ(st.st_size, 1 << 20);
+	fa.mode = 0x100; /* unknown mode bits */
+	CHECK_EQ(call(FUSE_FALLOCATE, e.nodeid, &fa, sizeof(fa), NULL, 0), -EOPNOTSUPP);
+	/* SEEK_HOLE and SEEK_DATA answer what the host's lseek says (file systems differ on
+	 * whether allocated but unwritten blocks are data). */
+	CHECK_EQ(fwrite_(e.nodeid, fh, (1 << 20) - 8192, chunk, sizeof(chunk), 0),
+		 (long)sizeof(chunk));
+	{
+		int hfd = open(P("sparse"), O_RDONLY);
+		off_t hole = lseek(hfd, 0, SEEK_HOLE), data = lseek(hfd, 65536, SEEK_DATA);
+
+		close(hfd);
+		CHECK(hole >= 8192 && hole <= 65536);
+		CHECK(data >= 65536 + 524288 && data <= (1 << 20) - 8192);
+		ls = (struct fuse_lseek_in){.fh = fh, .offset = 0, .whence = SEEK_HOLE};
+		CHECK_EQ(call(FUSE_LSEEK, e.nodeid, &ls, sizeof(ls), NULL, 0), 0);
+		CHECK_EQ(((struct fuse_lseek_out *)rep)->offset, hole);
+		ls = (struct fuse_lseek_in){.fh = fh, .offset = 65536, .whence = SEEK_DATA};
+		CHECK_EQ(call(FUSE_LSEEK, e.nodeid, &ls, sizeof(ls), NULL, 0), 0);
+		CHECK_EQ(((struct fuse_lseek_out *)rep)->offset, data);
+	}
+	ls.whence = SEEK_SET;
+	CHECK_EQ(call(FUSE_LSEEK, e.nodeid, &ls, sizeof(ls), NULL, 0), -EINVAL);
+	ls = (struct fuse_lseek_in){.fh = fh, .offset = 2 << 20, .whence = SEEK_DATA};
+	CHECK_EQ(call(FUSE_LSEEK, e.nodeid, &ls, sizeof(ls), NULL, 0), -ENXIO);
+	/* COPY_FILE_RANGE into another file. */
+	CHECK_EQ(create(FUSE_ROOT_ID, "copy", O_RDWR, 0644, NULL, &fh2), 0);
+	node2 = lookup_id(FUSE_ROOT_ID, "copy");
+	{
+		struct fuse_copy_file_range_in cp = {.fh_in = fh,
+						     .off_in = 100,
+						     .nodeid_out = node2,
+						     .fh_out = fh2,
+						     .off_out = 10,
+						     .len = 1000};
+
+		CHECK_EQ(call(FUSE_COPY_FILE_RANGE, e.nodeid, &cp, sizeof(cp), NULL, 0), 0);
+		CHECK_EQ(((struct fuse_write_out *)rep)->size, 1000);
+		CHECK_EQ(stat(P("copy"), &st), 0);
+		CHECK_EQ(st.st_size, 1010);
+		cp.nodeid_out = e.nodeid; /* fh_out belongs to another node */
+		CHECK_EQ(call(FUSE_COPY_FILE_RANGE, e.nodeid, &cp, sizeof(cp), NULL, 0), -EBADF);
+		cp.nodeid_out = node2;
+		cp.flags = 1;
+		CHECK_EQ(call(FUSE_COPY_FILE_RANGE, e.nodeid, &cp, sizeof(cp), NULL, 0), -EINVAL);
+	}
+	CHECK_EQ(release(node2, fh2, false), 0);
+	CHECK_EQ(release(e.nodeid, fh, false), 0);
+}
+
+static void test_remove_forget(void)
+{
+	struct fuse_entry_out e, d;
+	struct stat st;
+
+	CHECK_EQ(mkdir_(FUSE_ROOT_ID, "rm", 0755, &d), 0);
+	write_file(P("rm/f"), "x");
+	CHECK_EQ(lookup(d.nodeid, "f", &e), 0);
+	CHECK_EQ(call_name(FUSE_RMDIR, FUSE_ROOT_ID, NULL, 0, "rm"), -ENOTEMPTY);
+	CHECK_EQ(call_name(FUSE_RMDIR, d.nodeid, NULL, 0, "f"), -ENOTDIR);
+	CHECK_EQ(call_name(FUSE_UNLINK, d.nodeid, NULL, 0, "f"), 0);
+	CHECK_EQ(lstat(P("rm/f"), &st), -1);
+	CHECK_EQ(call_name(FUSE_UNLINK, d.nodeid, NULL, 0, "f"), -ENOENT);
+	/* The node outlives the name until the guest forgets it. */
+	CHECK_EQ(getattr(e.nodeid, NULL), 0);
+	CHECK_EQ(forget(e.nodeid, 1), 1);
+	CHECK_EQ(getattr(e.nodeid, NULL), -ENOENT);
+	CHECK_EQ(call_name(FUSE_RMDIR, FUSE_ROOT_ID, NULL, 0, "rm"), 0);
+	CHECK_EQ(lstat(P("rm"), &st), -1);
+	/* The directory node stays while its lookup is held. */
+	CHECK_EQ(getattr(d.nodeid, NULL), 0);
+	CHECK_EQ(lookup(d.nodeid, "x", NULL), -ENOENT);
+	/* BATCH_FORGET */
+	{
+		struct {
+			struct fuse_batch_forget_in h;
+			struct fuse_forget_one one[2];
+		} bf = {{.count = 2}, {{d.nodeid, 1}, {12345, 1}}};
+
+		CHECK_EQ(call(FUSE_BATCH_FORGET, 0, &bf, sizeof(bf), NULL, 0), 1);
+		CHECK_EQ(getattr(d.nodeid, NULL), -ENOENT);
+	}
+}
+
+static void test_statfs_access(void)
+{
+	struct fuse_statfs_out *o = (struct fuse_statfs_out *)rep;
+	struct fuse_access_in ac = {.mask = R_OK | W_OK};
+	uint64_t node;
+
+	CHECK_EQ(call(FUSE_STATFS, FUSE_ROOT_ID, NULL, 0, NULL, 0), 0);
+	CHECK(o->st.blocks > 0 && o->st.bsize > 0);
+	CHECK_EQ(o->st.namelen, 255);
+	CHECK_EQ(call(FUSE_ACCESS, FUSE_ROOT_ID, &ac, sizeof(ac), NULL, 0), 0);
+	write_file(P("noexec"), "");
+	chmod(P("noexec"), 0644);
+	node = lookup_id(FUSE_ROOT_ID, "noexec");
+	ac.mask = X_OK;
+	CHECK_EQ(call(FUSE_ACCESS, node, &ac, sizeof(ac), NULL, 0), -EACCES);
+	ac.mask = 0x100;
+	CHECK_EQ(call(FUSE_ACCESS, node, &ac, sizeof(ac), NULL, 0), -EINVAL);
+}
+
+/* Files the guest makes belong to the guest's user when smolvm is root. */
+static void test_owner(void)
+{
+	struct fuse_create_in in = {.flags = O_RDWR | O_CREAT, .mode = S_IFREG | 04755};
+	struct fuse_in_header h = {
+	    .opcode = FUSE_CREATE, .unique = 5, .nodeid = FUSE_ROOT_ID, .uid = 1234, .gid = 5678};
+	struct iovec iv[3] = {{&h, sizeof(h)}, {&in, sizeof(in)}, {"owned", 6}};
+	struct iovec ov = {out_buf, OUT_MAX};
+	struct stat st;
+
+	h.len = sizeof(h) + sizeof(in) + 6;
+	CHECK(fuse_server_handle(srv, iv, 3, &ov, 1) > 16);
+	CHECK_EQ(((struct fuse_out_header *)out_buf)->error, 0);
+	CHECK_EQ(lstat(P("owned"), &st), 0);
+	if (geteuid() == 0) {
+		CHECK_EQ(st.st_uid, 1234);
+		CHECK_EQ(st.st_gid, 5678);
+		CHECK_EQ(st.st_mode & 07777, 04755); /* the setuid bit survives the chown */
+	} else {
+		CHECK_EQ(st.st_uid, geteuid());
+	}
+	/* In a setgid directory the group is the directory's. */
+	if (geteuid() == 0) {
+		mkdir(P("sgid"), 02775);
+		chown(P("sgid"), 0, 4444);
+		chmod(P("sgid"), 02775);
+		h.nodeid = lookup_id(FUSE_ROOT_ID, "sgid");
+		h.opcode = FUSE_MKDIR;
+		struct fuse_mkdir_in mk = {.mode = 0755};
+		iv[1] = (struct iovec){&mk, sizeof(mk)};
+		iv[2] = (struct iovec){"inner", 6};
+		h.len = sizeof(h) + sizeof(mk) + 6;
+		CHECK(fuse_server_handle(srv, iv, 3, &ov, 1) > 16);
+		CHECK_EQ(lstat(P("sgid/inner"), &st), 0);
+		CHECK_EQ(st.st_uid, 1234);
+		CHECK_EQ(st.st_gid, 4444);
+		CHECK(st.st_mode & S_ISGID);
+	}
+}
+
+/* Descriptors this process has open: the server's nodes and handles among them. */
+static int count_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+
+	while (d && (de = readdir(d)))
+		n++;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* DESTROY drops everything; the guest must INIT again and look things up anew. */
+static void test_destroy(void)
+{
+	int fds_before = count_fds();
+	struct fuse_server *s;
+	struct fuse_server_config cfg = {.root = share};
+	struct fuse_entry_out e;
+	struct fuse_getattr_in ga = {0};
+	struct fuse_read_in rd = {.size = 10};
+
+	write_file(P("d.txt"), "destroy");
+	CHECK_EQ(fuse_server_new(&cfg, &s), 0);
+	CHECK_EQ(do_init(s), 0);
+	CHECK_EQ(callx(s, FUSE_LOOKUP, FUSE_ROOT_ID, NULL, 0, "d.txt", 6, NULL, 0, OUT_MAX), 0);
+	memcpy(&e, rep, sizeof(e));
+	{
+		struct fuse_open_in o = {.flags = O_RDONLY};
+
+		CHECK_EQ(callx(s, FUSE_OPEN, e.nodeid, &o, sizeof(o), NULL, 0, NULL, 0, OUT_MAX),
+			 0);
+		rd.fh = ((struct fuse_open_out *)rep)->fh;
+	}
+	CHECK_EQ(callx(s, FUSE_DESTROY, 0, NULL, 0, NULL, 0, NULL, 0, OUT_MAX), 0);
+	CHECK_EQ(callx(s, FUSE_GETATTR, FUSE_ROOT_ID, &ga, sizeof(ga), NULL, 0, NULL, 0, OUT_MAX),
+		 -EIO);
+	CHECK_EQ(do_init(s), 0);
+	CHECK_EQ(callx(s, FUSE_GETATTR, e.nodeid, &ga, sizeof(ga), NULL, 0, NULL, 0, OUT_MAX),
+		 -ENOENT);
+	CHECK_EQ(callx(s, FUSE_READ, e.nodeid, &rd, sizeof(rd), NULL, 0, NULL, 0, OUT_MAX), -EBADF);
+	CHECK_EQ(callx(s, FUSE_GETATTR, FUSE_ROOT_ID, &ga, sizeof(ga), NULL, 0, NULL, 0, OUT_MAX),
+		 0);
+	/* Open handles and looked-up nodes at free time: every descriptor is closed. */
+	CHECK_EQ(callx(s, FUSE_LOOKUP, FUSE_ROOT_ID, NULL, 0, "d.txt", 6, NULL, 0, OUT_MAX), 0);
+	memcpy(&e, rep, sizeof(e));
+	{
+		struct fuse_open_in o = {.flags = O_RDONLY};
+
+		CHECK_EQ(callx(s, FUSE_OPEN, e.nodeid, &o, sizeof(o), NULL, 0, NULL, 0, OUT_MAX),
+			 0);
+		CHECK_EQ(
+		    callx(s, FUSE_OPENDIR, FUSE_ROOT_ID, &o, sizeof(o), NULL, 0, NULL, 0, OUT_MAX),
+		    0);
+	}
+	CHECK(count_fds() > fds_before + 2);
+	fuse_server_free(s);
+	CHECK_EQ(count_fds(), fds_before);
+}
+
+/* Several queues at once: lookups, forgets, reads and releases racing on shared nodes. */
+static void *hammer(void *arg)
+{
+	char name[16], data[64];
+	uint8_t inb[512], outb[4096];
+	long id = (long)arg;
+
+	for (int i = 0; i < 2000; i++) {
+		struct fuse_in_header h = {.unique = (uint64_t)i, .nodeid = FUSE_ROOT_ID};
+		struct iovec iv[2] = {{&h, sizeof(h)}, {inb, 0}};
+		struct iovec ov = {outb, sizeof(outb)};
+		struct fuse_entry_out e;
+		struct fuse_open_in o = {.flags = O_RDONLY};
+		struct fuse_read_in rd = {.size = sizeof(data)};
+		struct fuse_forget_in fg = {.nlookup = 1};
+		struct fuse_release_in rl = {0};
+
+		snprintf(name, sizeof(name), "t%d", (int)((i + id) % 8));
+		h.opcode = FUSE_LOOKUP;
+		memcpy(inb, name, strlen(name) + 1);
+		iv[1].iov_len = strlen(name) + 1;
+		h.len = (uint32_t)(sizeof(h) + iv[1].iov_len);
+		if (fuse_server_handle(srv, iv, 2, &ov, 1) != 16 + sizeof(e))
+			continue;
+		memcpy(&e, outb + 16, sizeof(e));
+		h.nodeid = e.nodeid;
+		h.opcode = FUSE_OPEN;
+		memcpy(inb, &o, sizeof(o));
+		iv[1].iov_len = sizeof(o);
+		h.len = sizeof(h) + sizeof(o);
+		if (fuse_server_handle(srv, iv, 2, &ov, 1) == 32) {
+			rd.fh = rl.fh = ((struct fuse_open_out *)(outb + 16))->fh;
+			h.opcode = FUSE_READ;
+			memcpy(inb, &rd, sizeof(rd));
+			iv[1].iov_len = sizeof(rd);
+			h.len = sizeof(h) + sizeof(rd);
+			fuse_server_handle(srv, iv, 2, &ov, 1);
+			h.opcode = FUSE_RELEASE;
+			memcpy(inb, &rl, sizeof(rl));
+			iv[1].iov_len = sizeof(rl);
+			h.len = sizeof(h) + sizeof(rl);
+			fuse_server_handle(srv, iv, 2, &ov, 1);
+		}
+		h.opcode = FUSE_FORGET;
+		memcpy(inb, &fg, sizeof(fg));
+		iv[1].iov_len = sizeof(fg);
+		h.len = sizeof(h) + sizeof(fg);
+		fuse_server_handle(srv, iv, 2, &ov, 1);
+	}
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	pthread_t th[4];
+
+	for (int i = 0; i < 8; i++) {
+		char path[16];
+
+		snprintf(path, sizeof(path), "t%d", i);
+		write_file(P(path), "threads");
+	}
+	for (long i = 0; i < 4; i++)
+		pthread_create(&th[i], NULL, hammer, (void *)i);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	/* Every lookup was forgotten: the nodes are gone, a new lookup makes a new one. */
+	CHECK(lookup_id(FUSE_ROOT_ID, "t0") > 0);
+}
+
+int main(void)
+{
+	if (fuse_client_setup("test_fuse_ops"))
+		return 1;
+	RUN(test_init);
+	RUN(test_lookup_getattr);
+	RUN(test_create_write_read);
+	RUN(test_readdir);
+	RUN(test_rename_link_symlink);
+	RUN(test_setattr);
+	RUN(test_xattr);
+	RUN(test_locks);
+	RUN(test_fallocate_lseek_copy);
+	RUN(test_remove_forget);
+	RUN(test_statfs_access);
+	RUN(test_owner);
+	RUN(test_destroy);
+	RUN(test_threads);
+	return fuse_client_finish();
+}
