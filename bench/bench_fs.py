@@ -20,6 +20,7 @@ cell the median of --runs boots. Usage: bench/bench_fs.py [--runs N] [--only smo
 """
 
 import argparse
+import os
 import pathlib
 import re
 import shutil
@@ -172,13 +173,19 @@ def run_qemu(initramfs, share, work):
             fsd.wait()
 
 
-def cell(value, unit):
+def show(value, unit):
+    """A table cell: '-' for a side not run, 'failed' for one whose every run failed."""
+    if value is None:
+        return "-"
+    if not value:
+        return "failed"
     return f"{value:.1f} {unit}" if unit == "MB/s" else f"{value:.2f} {unit}"
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--runs", type=int, default=2, help="boots per VMM (median is shown)")
+    ap.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "2")),
+                    help="boots per VMM (median is shown)")
     ap.add_argument("--only", choices=["smolvm", "qemu"], help="run one side only")
     opts = ap.parse_args()
     problem = vmtest.kvm_problem()
@@ -196,26 +203,30 @@ def main():
             for side in sides:
                 share = fresh_share(work, "share")
                 start = time.monotonic()
-                if side == "smolvm":
-                    values = run_smolvm(initramfs, share)
-                else:
-                    values = run_qemu(initramfs, share, work)
+                try:
+                    if side == "smolvm":
+                        values = run_smolvm(initramfs, share)
+                    else:
+                        values = run_qemu(initramfs, share, work)
+                except (SystemExit, subprocess.TimeoutExpired) as e:
+                    # One broken boot (the nested machine has its moments) costs that run,
+                    # not the whole benchmark; the table says "failed" if no run succeeds.
+                    print(f"bench_fs: run {run + 1} {side} failed: {e}", file=sys.stderr,
+                          flush=True)
+                    continue
                 print(f"bench_fs: run {run + 1} {side}: {values} "
                       f"({time.monotonic() - start:.0f} s)", file=sys.stderr, flush=True)
                 results[side].append(values)
-        med = {side: [statistics.median(v[i] for v in results[side]) for i in range(len(ROWS))]
+        med = {side: [statistics.median(v[i] for v in results[side]) if results[side] else 0
+                      for i in range(len(ROWS))]
                for side in sides}
         print(f"| virtio-fs, {opts.runs} run(s), median | smolvm | QEMU+virtiofsd | ratio |")
         print("|---|---|---|---|")
         for i, (name, unit, bigger) in enumerate(ROWS):
-            s = med.get("smolvm", [0] * len(ROWS))[i]
-            q = med.get("qemu", [0] * len(ROWS))[i]
-            if s and q:
-                ratio = f"{(s / q if bigger else q / s):.2f}x"
-            else:
-                ratio = "-"
-            print(f"| {name} | {cell(s, unit) if s else '-'} | "
-                  f"{cell(q, unit) if q else '-'} | {ratio} |")
+            s = med["smolvm"][i] if "smolvm" in med else None
+            q = med["qemu"][i] if "qemu" in med else None
+            ratio = f"{(s / q if bigger else q / s):.2f}x" if s and q else "-"
+            print(f"| {name} | {show(s, unit)} | {show(q, unit)} | {ratio} |")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
