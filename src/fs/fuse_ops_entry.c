@@ -12,11 +12,10 @@
 #include "fs/fs_host.h"
 #include "fs/fuse_server_priv.h"
 
-/* Opens a node for `name` (no node is known for its inode yet) and counts the lookup. */
-static int entry_open(struct fuse_server *s, struct fs_node *parent, const char *name,
-		      struct fuse_entry_out *e, struct stat *st, struct fs_node **ref)
+/* An O_PATH descriptor on `name` beneath parent, counted in the budget, and its attributes. */
+static int node_fd_open(struct fuse_server *s, struct fs_node *parent, const char *name,
+			struct stat *st)
 {
-	int64_t id;
 	int fd, err;
 
 	if (!fs_budget_take(s->budget))
@@ -32,6 +31,18 @@ static int entry_open(struct fuse_server *s, struct fs_node *parent, const char 
 		fs_budget_give(s->budget);
 		return err;
 	}
+	return fd;
+}
+
+/* Opens a node for `name` (no node is known for its inode yet) and counts the lookup. */
+static int entry_open(struct fuse_server *s, struct fs_node *parent, const char *name,
+		      struct fuse_entry_out *e, struct stat *st, struct fs_node **ref)
+{
+	int fd = node_fd_open(s, parent, name, st);
+	int64_t id;
+
+	if (fd < 0)
+		return fd;
 	id = fs_nodes_adopt(&s->nodes, fd, st, parent, name, ref);
 	if (id < 0)
 		return (int)id;
@@ -84,18 +95,12 @@ int fuse_entry_created(struct fuse_server *s, struct fuse_req *r, const char *na
 	struct fs_node *parent = r->node;
 	struct stat st, pst;
 	mode_t have, want;
+	int fd = node_fd_open(s, parent, name, &st), err = 0;
 	int64_t id;
-	int fd, err;
 
-	if (!fs_budget_take(s->budget))
-		return -ENFILE;
-	fd = fs_host_open_beneath(parent->fd, name, O_PATH | O_NOFOLLOW, 0);
-	if (fd < 0) {
-		fs_budget_give(s->budget);
+	if (fd < 0)
 		return fd;
-	}
-	err = fs_host_stat(fd, &st);
-	if (!err && s->as_root) {
+	if (s->as_root) {
 		/* We made it as root; it belongs to the guest user, or to the group of a setgid
 		 * directory, which the host already gave it. */
 		gid_t gid = r->hdr.gid;
