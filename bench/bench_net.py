@@ -207,6 +207,11 @@ class VM:
                              f"{self.out[-3000:].decode(errors='replace')}")
 
     def rss_mib(self):
+        """Its own memory; NaN (and why, on stderr) if it is no longer running."""
+        if self.p.poll() is not None:
+            print(f"bench_net: {' '.join(self.cmd)} ended early (status {self.p.returncode}):\n"
+                  f"{self.out[-2000:].decode(errors='replace')}", file=sys.stderr)
+            return math.nan
         # Under `ip netns exec` the VMM is the same process (it execs).
         return b.own_rss_kib(self.p.pid, MEM_BYTES) / 1024
 
@@ -301,7 +306,7 @@ def main():
                 ("connect", "TCP connect + one exchange", "ms", "{:.2f}"),
                 ("rss", "VMM resident memory outside guest RAM", "MiB", "{:.1f}")):
             rows.append((f"{mode}: {label} ({unit})", cell(fmt, s[key]), cell(fmt, q[key]),
-                         cell("{:.2f}", s[key] / q[key])))
+                         cell("{:.2f}", s[key] / q[key] if q[key] else math.nan)))
     b.table(f"Networking (median of {RUNS} alternating rounds; {BYTES >> 20} MiB per "
             f"transfer; -m {MEM} -smp 1; throughput: higher is better, target ratio >= 1.0; "
             "latency and memory: lower is better, target ratio <= 1.0)",
