@@ -297,8 +297,6 @@ static inline const char *read_file(const char *path)
 	return buf;
 }
 
-/* ---- a normal session ---- */
-
 /* Lists a directory through READDIR(PLUS) in small pieces; returns how many entries. */
 static inline int list_dir(uint64_t dir, bool plus, uint32_t size, char names[][32], int max,
 			   uint64_t *ids)
