@@ -20,6 +20,7 @@
  * idle. Interrupts go through virtq_should_notify (event index), which coalesces the
  * completions the driver has not caught up with yet.
  */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -170,6 +171,10 @@ static int blk_worker_start(struct blk_queue *q, struct blk_worker *w, unsigned 
 	char name[16];
 	int ret;
 
+	/* Started at most once between resets (the transport sees to it). */
+	assert(!w->started);
+	if (w->started)
+		return -EBUSY;
 	w->q = q;
 	w->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (w->epoll_fd < 0)

@@ -115,11 +115,6 @@ static int console_activate(struct virtio_device *vdev)
 	pthread_mutex_lock(&con->rx_lock);
 	con->active = true;
 	pthread_mutex_unlock(&con->rx_lock);
-	con->worker = (struct virtio_worker){
-		.vdev = vdev,
-		.queues = 1u << CONSOLE_RX | 1u << CONSOLE_TX,
-		.on_kick = console_kick,
-	};
 	return virtio_worker_start(&con->worker, "virtio-console");
 }
 
@@ -185,6 +180,11 @@ struct virtio_console *virtio_console_create(struct vm *vm, int out_fd)
 		.device_id = VIRTIO_ID_CONSOLE,
 		.features = 1ULL << CONSOLE_F_EMERG_WRITE,
 		.config_size = sizeof(con->config),
+	};
+	con->worker = (struct virtio_worker){
+		.vdev = &con->vdev,
+		.queues = 1u << CONSOLE_RX | 1u << CONSOLE_TX,
+		.on_kick = console_kick,
 	};
 	if (isatty(STDIN_FILENO) && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col) {
 		con->config.cols = ws.ws_col;

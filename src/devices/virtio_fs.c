@@ -17,6 +17,7 @@
  * No DAX: no shared memory region is offered, so the guest copies all file data through the
  * queues. No notification queue (VIRTIO_FS_F_NOTIFICATION is not offered).
  */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -202,6 +203,11 @@ static int fs_queue_start(struct fs_request_queue *rq)
 	pthread_attr_t attr;
 	int err = 0;
 
+	/* Started at most once between resets (the transport sees to it): a second pool
+	 * would overrun thread[]. */
+	assert(rq->nthreads == 0);
+	if (rq->nthreads)
+		return -EBUSY;
 	rq->stopping = false;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, FS_WORKER_STACK);
@@ -228,8 +234,6 @@ static int fs_activate(struct virtio_device *vdev)
 	struct virtio_fs *fs = vdev->priv;
 	int err;
 
-	fs->hiprio = (struct virtio_worker){
-	    .vdev = vdev, .queues = 1u << FS_HIPRIO_QUEUE, .on_kick = fs_hiprio_kick};
 	err = virtio_worker_start(&fs->hiprio, "virtio-fs-hi");
 	for (unsigned i = 0; i < FS_REQUEST_QUEUES && !err; i++)
 		if (vdev->queue[fs->rq[i].index].enabled)
@@ -307,6 +311,8 @@ struct virtio_device *virtio_fs_new(const struct share_config *share)
 	    .device_id = VIRTIO_ID_FS,
 	    .config_size = sizeof(fs->config),
 	};
+	fs->hiprio = (struct virtio_worker){
+	    .vdev = &fs->vdev, .queues = 1u << FS_HIPRIO_QUEUE, .on_kick = fs_hiprio_kick};
 	for (unsigned i = 0; i < FS_REQUEST_QUEUES; i++)
 		fs->rq[i].stop_fd = -1;
 	err = fuse_server_new(&scfg, &fs->server);

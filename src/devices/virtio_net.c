@@ -9,6 +9,7 @@
  * dropped. Receive: frames go into the driver's buffers (net/net_rx.c), mergeable when
  * negotiated; when the driver gives none they wait in a bounded list, then are dropped.
  */
+#include <assert.h>
 #include <errno.h>
 #include <malloc.h>
 #include <poll.h>
@@ -204,8 +205,10 @@ static int virtio_net_activate(struct virtio_device *vdev)
 	pthread_attr_t attr;
 	int ret;
 
-	/* A second DRIVER_OK without a reset between: one thread per device, always. */
-	virtio_net_reset(vdev);
+	/* One thread per device: the transport starts a device at most once between resets. */
+	assert(!n->running);
+	if (n->running)
+		return -EBUSY;
 	virtio_net_configure(n);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, NET_THREAD_STACK);

@@ -59,7 +59,6 @@ static int rng_activate(struct virtio_device *vdev)
 {
 	struct virtio_rng *rng = vdev->priv;
 
-	rng->worker = (struct virtio_worker){.vdev = vdev, .queues = 1, .on_kick = rng_kick};
 	return virtio_worker_start(&rng->worker, "virtio-rng");
 }
 
@@ -99,6 +98,7 @@ int virtio_rng_create(struct vm *vm)
 		.priv = rng,
 		.device_id = VIRTIO_ID_RNG,
 	};
+	rng->worker = (struct virtio_worker){.vdev = &rng->vdev, .queues = 1, .on_kick = rng_kick};
 	ret = virtio_device_init(&rng->vdev, 1, RNG_QUEUE_SIZE);
 	return ret ? ret : virtio_pci_add(vm, &rng->vdev);
 }

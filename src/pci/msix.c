@@ -51,11 +51,28 @@ static bool msix_masked(const struct msix *m, const struct msix_vector *v)
 	return !m->enabled || m->func_masked || (v->ctrl & MSIX_VEC_MASKED);
 }
 
-/* After a mask or enable change: deliver what waited. Lock held. */
-static void msix_deliver_pending(struct msix *m)
+/*
+ * KVM's route of a vector matters only while the vector can fire, and each change of it
+ * rebuilds KVM's whole routing table. So a route follows the vector's message only while
+ * the vector is unmasked: drivers program entries masked and then unmask (one update per
+ * vector), and a guest rewriting masked entries in a loop costs nothing. A masked vector
+ * keeps its last route, unused: it records a pending bit instead of firing. Lock held.
+ */
+static void msix_route(struct msix *m, struct msix_vector *v)
+{
+	if (!msix_masked(m, v))
+		irq_msi_route(m->dev->vm, v->gsi, (uint64_t)v->addr_hi << 32 | v->addr_lo, v->data,
+			      msix_entry_valid(v));
+}
+
+/* After a mask, enable or message change: route the unmasked vectors, then deliver what
+ * waited. Lock held. */
+static void msix_update(struct msix *m)
 {
 	for (unsigned i = 0; i < m->nvec; i++) {
 		struct msix_vector *v = &m->vec[i];
+
+		msix_route(m, v);
 		if (v->pending && !msix_masked(m, v)) {
 			v->pending = false;
 			eventfd_write(v->fd, 1);
@@ -73,7 +90,7 @@ void msix_config_written(struct msix *m, unsigned offset, unsigned size)
 	pthread_mutex_lock(&m->lock);
 	m->enabled = ctrl & MSIX_CTRL_ENABLE;
 	m->func_masked = ctrl & MSIX_CTRL_FMASK;
-	msix_deliver_pending(m);
+	msix_update(m);
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -114,9 +131,7 @@ void msix_table_write(struct msix *m, uint64_t offset, unsigned size, uint64_t v
 	v->addr_hi = words[1];
 	v->data = words[2];
 	v->ctrl = words[3] & MSIX_VEC_MASKED;
-	irq_msi_route(m->dev->vm, v->gsi, (uint64_t)v->addr_hi << 32 | v->addr_lo, v->data,
-		      msix_entry_valid(v));
-	msix_deliver_pending(m);
+	msix_update(m);
 	pthread_mutex_unlock(&m->lock);
 }
 

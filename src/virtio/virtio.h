@@ -75,7 +75,10 @@ struct virtio_device {
 	const struct guest_mem *mem;
 	struct virtio_pci *transport;
 	_Atomic uint8_t status;
+	_Atomic unsigned broken_reports; /* how often the driver broke it: logged a few times */
 };
+
+#define VIRTIO_BROKEN_REPORTS 10
 
 /* Prepare vdev's queues (each with max_size entries), then make it a PCI function. */
 int virtio_device_init(struct virtio_device *vdev, unsigned nqueues, uint16_t max_size);

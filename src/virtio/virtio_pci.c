@@ -78,6 +78,7 @@ struct virtio_pci {
 	_Atomic uint8_t config_generation;
 	_Atomic uint8_t isr;
 	unsigned pci_cfg_cap; /* offset of the VIRTIO_PCI_CAP_PCI_CFG capability */
+	bool activated;	      /* the device was started (or tried to) since the last reset */
 };
 
 static uint64_t virtio_pci_offered(const struct virtio_device *vdev)
@@ -131,9 +132,15 @@ void virtio_config_changed(struct virtio_device *vdev)
 
 void virtio_device_broken(struct virtio_device *vdev, const char *why)
 {
+	unsigned reports;
+
 	if (atomic_fetch_or(&vdev->status, VIRTIO_STATUS_NEEDS_RESET) & VIRTIO_STATUS_NEEDS_RESET)
 		return;
-	log_warn("%s: the guest driver broke the device (%s); it needs a reset", vdev->name, why);
+	/* A guest that breaks and resets its device in a loop must not flood the terminal. */
+	reports = atomic_fetch_add(&vdev->broken_reports, 1);
+	if (reports < VIRTIO_BROKEN_REPORTS)
+		log_warn("%s: the guest driver broke the device (%s); it needs a reset%s", vdev->name,
+			 why, reports + 1 == VIRTIO_BROKEN_REPORTS ? " (no more such reports)" : "");
 	virtio_config_changed(vdev);
 }
 
@@ -159,13 +166,16 @@ static void virtio_pci_reset(struct virtio_pci *vp)
 	atomic_store(&vp->config_vector, VIRTIO_NO_VECTOR);
 	atomic_store(&vp->isr, 0);
 	atomic_store(&vdev->status, 0);
+	vp->activated = false;
 }
 
-/* DRIVER_OK: validate the enabled queues against guest memory, then start the device. */
+/* DRIVER_OK: validate the enabled queues against guest memory, then start the device.
+ * Called at most once between resets. */
 static void virtio_pci_activate(struct virtio_pci *vp)
 {
 	struct virtio_device *vdev = vp->vdev;
 
+	vp->activated = true;
 	for (unsigned i = 0; i < vdev->nqueues; i++) {
 		struct virtio_queue *q = &vdev->queue[i];
 		if (!q->enabled)
@@ -187,28 +197,66 @@ static void virtio_pci_activate(struct virtio_pci *vp)
 			eventfd_write(vdev->queue[i].kick_fd, 1);
 }
 
+/* Each status bit the driver sets needs the one before it (virtio 1.2, 3.1.1). */
+static bool virtio_pci_status_in_order(uint8_t status)
+{
+	if ((status & VIRTIO_STATUS_DRIVER) && !(status & VIRTIO_STATUS_ACKNOWLEDGE))
+		return false;
+	if ((status & VIRTIO_STATUS_FEATURES_OK) && !(status & VIRTIO_STATUS_DRIVER))
+		return false;
+	return !(status & VIRTIO_STATUS_DRIVER_OK) || (status & VIRTIO_STATUS_FEATURES_OK);
+}
+
+/*
+ * The driver wrote the status register (virtio 1.2, 2.1 and 3.1). 0 resets the device.
+ * Otherwise the driver may only add bits, each after the one it needs; clearing a bit
+ * without a reset, or setting one out of order, breaks the device (DEVICE_NEEDS_RESET and
+ * a configuration interrupt) and changes nothing else. So a device starts at most once
+ * between resets, and its features cannot change while it runs. FAILED is always taken:
+ * it is how a driver gives up. Lock held.
+ */
 static void virtio_pci_set_status(struct virtio_pci *vp, uint8_t status)
 {
 	struct virtio_device *vdev = vp->vdev;
-	uint8_t old = atomic_load(&vdev->status);
+	uint8_t old = atomic_load(&vdev->status), add;
 
 	if (status == 0) {
 		virtio_pci_reset(vp);
 		return;
 	}
-	if ((status & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
-		/* Refuse features we never offered, and legacy drivers (2.2.2). */
-		if ((vp->driver_features & ~virtio_pci_offered(vdev)) ||
-		    !(vp->driver_features & (1ULL << VIRTIO_F_VERSION_1)))
-			status &= ~VIRTIO_STATUS_FEATURES_OK;
-		else
-			vdev->acked = vp->driver_features;
-	}
 	/* NEEDS_RESET is the device's to set; the driver cannot clear it. */
-	status = (status & ~VIRTIO_STATUS_NEEDS_RESET) | (old & VIRTIO_STATUS_NEEDS_RESET);
-	atomic_store(&vdev->status, status);
-	if ((status & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK) &&
-	    (status & VIRTIO_STATUS_FEATURES_OK) && !(status & VIRTIO_STATUS_FAILED))
+	status &= ~VIRTIO_STATUS_NEEDS_RESET;
+	if (old & ~status & ~VIRTIO_STATUS_NEEDS_RESET) {
+		virtio_device_broken(vdev, "status bits cleared without a reset");
+		return;
+	}
+	add = status & ~old;
+	if (add & VIRTIO_STATUS_FAILED) {
+		atomic_fetch_or(&vdev->status, VIRTIO_STATUS_FAILED);
+		add &= ~VIRTIO_STATUS_FAILED;
+	}
+	if (!add || (old & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED)))
+		return; /* a broken or failed device takes nothing more until reset */
+	if (!virtio_pci_status_in_order(old | add)) {
+		virtio_device_broken(vdev, "status bits set out of order");
+		return;
+	}
+	if (add & VIRTIO_STATUS_FEATURES_OK) {
+		/* Refuse features we never offered, and legacy drivers (2.2.2): FEATURES_OK
+		 * then reads back clear, which tells the driver (3.1.1, step 6). */
+		if ((vp->driver_features & ~virtio_pci_offered(vdev)) ||
+		    !(vp->driver_features & (1ULL << VIRTIO_F_VERSION_1))) {
+			add &= ~VIRTIO_STATUS_FEATURES_OK;
+			if (add & VIRTIO_STATUS_DRIVER_OK) {
+				virtio_device_broken(vdev, "DRIVER_OK without accepted features");
+				return;
+			}
+		} else {
+			vdev->acked = vp->driver_features;
+		}
+	}
+	atomic_fetch_or(&vdev->status, add);
+	if ((add & VIRTIO_STATUS_DRIVER_OK) && !vp->activated)
 		virtio_pci_activate(vp);
 }
 
@@ -286,6 +334,13 @@ static uint16_t virtio_pci_valid_vector(struct virtio_pci *vp, uint16_t v)
 	return v < vp->msix.nvec ? v : VIRTIO_NO_VECTOR;
 }
 
+static bool virtio_pci_queue_setup_open(uint8_t status)
+{
+	return (status & VIRTIO_STATUS_FEATURES_OK) &&
+	       !(status & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_NEEDS_RESET |
+			   VIRTIO_STATUS_FAILED));
+}
+
 static void virtio_pci_common_write(struct virtio_pci *vp, unsigned off, unsigned size,
 				    uint32_t v)
 {
@@ -301,8 +356,9 @@ static void virtio_pci_common_write(struct virtio_pci *vp, unsigned off, unsigne
 		vp->gfselect = v;
 		return;
 	case CC_GF:
-		/* Features are fixed once FEATURES_OK is set (3.1.1). */
-		if (vp->gfselect < 2 && !(status & VIRTIO_STATUS_FEATURES_OK)) {
+		/* Features are fixed once FEATURES_OK is set (3.1.1), and by a broken device. */
+		if (vp->gfselect < 2 &&
+		    !(status & (VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_NEEDS_RESET))) {
 			if (vp->gfselect == 0)
 				set_lo(&vp->driver_features, v);
 			else
@@ -319,8 +375,9 @@ static void virtio_pci_common_write(struct virtio_pci *vp, unsigned off, unsigne
 		vp->queue_sel = v;
 		return;
 	}
-	/* Queue registers are the driver's only until it enables the queue or the device. */
-	if (!q || q->enabled || (status & VIRTIO_STATUS_DRIVER_OK))
+	/* Queue registers are the driver's to set after feature negotiation (3.1.1, step 7)
+	 * and until it enables the queue or the device; other writes are ignored. */
+	if (!q || q->enabled || !virtio_pci_queue_setup_open(status))
 		return;
 	switch (off) {
 	case CC_Q_SIZE:
@@ -330,7 +387,7 @@ static void virtio_pci_common_write(struct virtio_pci *vp, unsigned off, unsigne
 		q->msix_vector = virtio_pci_valid_vector(vp, v);
 		break;
 	case CC_Q_ENABLE:
-		q->enabled = v == 1;
+		q->enabled = v == 1; /* writing 0 is not allowed (4.1.4.3.2): it changes nothing */
 		break;
 	case CC_Q_DESCLO:
 		set_lo(&q->vq.desc_gpa, v);

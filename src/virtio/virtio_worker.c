@@ -1,5 +1,6 @@
 #include "virtio/virtio_worker.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -55,6 +56,13 @@ int virtio_worker_start(struct virtio_worker *w, const char *name)
 	pthread_attr_t attr;
 	int ret;
 
+	/* Two threads on one queue would pop and push it unlocked: never. The transport
+	 * starts a device at most once between resets, so this is a host bug. */
+	assert(!w->running);
+	if (w->running) {
+		log_error("%s: its worker is already running", w->vdev->name);
+		return -EBUSY;
+	}
 	w->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (w->stop_fd < 0)
 		return -errno;

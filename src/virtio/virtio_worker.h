@@ -28,7 +28,8 @@ struct virtio_worker {
 	bool running;
 };
 
-/* Start the thread (named name); 0 or -errno. */
+/* Start the thread (named name); 0 or -errno (-EBUSY if it is running already). The
+ * fields above are set once, when the device is made; start and stop may then repeat. */
 int virtio_worker_start(struct virtio_worker *w, const char *name);
 /* Ask the thread to finish its current work and end; returns after it has. */
 void virtio_worker_stop(struct virtio_worker *w);

@@ -1,0 +1,146 @@
+/*
+ * Fuzz the virtio-pci transport with a hostile driver: arbitrary sequences of common
+ * configuration, ISR, notify, device configuration and MSI-X accesses, PCI configuration
+ * writes and ring contents, against each of smolvm's virtio devices running its real
+ * threads (tests/unit/fake_machine.h: a machine without KVM). Between inputs the device is
+ * reset, which joins its threads: a thread or descriptor left behind, a second start of a
+ * running device, or two threads on one ring show up as a crash, a leak or a failed check.
+ *
+ * Input: the device (byte 0), then operations, each an opcode byte and its operands. The
+ * opcode's low nibble is the operation, bits 4-5 the access size (1, 2, 4, 8 bytes), bit 6
+ * places OP_RAM near the device's rings.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fake_machine.h"
+
+static struct fake_machine machine;
+static unsigned baseline_threads, baseline_fds;
+
+static void remove_files(void)
+{
+	fake_machine_remove_files(&machine);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	fake_machine_init(&machine);
+	atexit(remove_files);
+	return 0;
+}
+
+struct input {
+	const uint8_t *p;
+	size_t left;
+};
+
+static uint64_t take(struct input *in, unsigned n)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < n && in->left; i++, in->left--)
+		v |= (uint64_t)*in->p++ << (8 * i);
+	return v;
+}
+
+static const unsigned sizes[4] = {1, 2, 4, 8};
+
+enum op {
+	OP_COMMON_WRITE, /* offset, size, value: any common configuration field */
+	OP_STATUS,	 /* value: the status register, the state machine under test */
+	OP_BAR_READ,	 /* offset, size: anywhere in BAR 0 (reading ISR acknowledges) */
+	OP_BAR_WRITE,	 /* offset, size, value: anywhere in BAR 0 */
+	OP_NOTIFY,	 /* queue: a kick, also of queues the device does not have */
+	OP_RAM,		 /* offset, length, bytes: ring contents and buffers */
+	OP_PCI_CONFIG,	 /* offset, size, value: capabilities (MSI-X control, PCI_CFG window) */
+	OP_DRIVER_START, /* size: a whole driver start, to reach live states quickly */
+	OP_WAIT,	 /* let the device's threads run */
+	OP_COUNT,
+};
+
+static void run_op(struct input *in, enum fake_dev d)
+{
+	struct fake_machine *m = &machine;
+	uint8_t op = take(in, 1);
+	unsigned size = sizes[(op >> 4) & 3];
+	uint64_t off, v;
+
+	switch ((op & 0x0f) % OP_COUNT) {
+	case OP_COMMON_WRITE:
+		off = take(in, 1) % 0x40;
+		fake_bar_write(m, d, FAKE_BAR_COMMON + off, size, take(in, size));
+		break;
+	case OP_STATUS:
+		fake_set_status(m, d, take(in, 1));
+		break;
+	case OP_BAR_READ:
+		fake_bar_read(m, d, take(in, 2) % FAKE_BAR_SIZE, size);
+		break;
+	case OP_BAR_WRITE:
+		off = take(in, 2) % FAKE_BAR_SIZE;
+		fake_bar_write(m, d, off, size, take(in, size));
+		break;
+	case OP_NOTIFY:
+		fake_notify(m, d, take(in, 1) % 16);
+		break;
+	case OP_RAM: {
+		/* Near the device's rings (where OP_DRIVER_START puts them) or anywhere. */
+		uint64_t base = (op & 0x40) ? fake_ring_base(d, 0) : 0;
+		unsigned len = take(in, 1);
+
+		off = (base + take(in, 3)) % FAKE_RAM_SIZE;
+		if (len > in->left)
+			len = in->left;
+		if (len > FAKE_RAM_SIZE - off)
+			len = FAKE_RAM_SIZE - off;
+		memcpy(m->ram + off, in->p, len);
+		in->p += len;
+		in->left -= len;
+		break;
+	}
+	case OP_PCI_CONFIG:
+		/* The header (command, BARs) stays as set up: moving the BAR is pci.c's to test. */
+		off = 0x40 + take(in, 1) % 0xc0;
+		v = take(in, 4);
+		if (size > 4)
+			size = 4;
+		if (off + size <= PCI_CFG_SIZE && off % size == 0)
+			pci_config_write(&m->vm, m->devfn[d], off, size, v);
+		break;
+	case OP_DRIVER_START:
+		fake_driver_start(m, d, 1u << (take(in, 1) % 11));
+		break;
+	case OP_WAIT:
+		usleep(take(in, 1) % 8 * 50);
+		break;
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct input in = {data, size};
+	enum fake_dev d;
+	unsigned ops = 0;
+
+	if (size < 1)
+		return 0;
+	/* Counted at the first input: libFuzzer starts its own threads after initializing. */
+	if (!baseline_threads) {
+		baseline_threads = fake_count_dir("/proc/self/task", 0);
+		baseline_fds = fake_count_dir("/proc/self/fd", 0);
+	}
+	d = take(&in, 1) % FAKE_NDEVS;
+	while (in.left && ops++ < 256)
+		run_op(&in, d);
+	/* The driver resets; the device must be quiet again: no thread, no descriptor left. */
+	fake_set_status(&machine, d, 0);
+	if (fake_status(&machine, d) != 0)
+		__builtin_trap();
+	if (fake_count_dir("/proc/self/task", baseline_threads) != baseline_threads ||
+	    fake_count_dir("/proc/self/fd", baseline_fds) != baseline_fds)
+		__builtin_trap();
+	return 0;
+}
