@@ -39,10 +39,28 @@ static void maybe_grow(struct fs_handles *h)
 	free(old_b);
 }
 
+int fs_handles_take_slot(struct fs_handles *h)
+{
+	/* The share's cap first: a share at its cap must not use up descriptors others need. */
+	if (!fs_budget_take(&h->cap))
+		return -EMFILE;
+	if (!fs_budget_take(h->budget)) {
+		fs_budget_give(&h->cap);
+		return -ENFILE;
+	}
+	return 0;
+}
+
+void fs_handles_give_slot(struct fs_handles *h)
+{
+	fs_budget_give(h->budget);
+	fs_budget_give(&h->cap);
+}
+
 static void free_handle(struct fs_handles *h, struct fs_handle *hd)
 {
 	close(hd->fd);
-	fs_budget_give(h->budget);
+	fs_handles_give_slot(h);
 	if (hd->dir) {
 		pthread_mutex_destroy(&hd->dir->lock);
 		free(hd->dir);
@@ -51,7 +69,8 @@ static void free_handle(struct fs_handles *h, struct fs_handle *hd)
 	free(hd);
 }
 
-int fs_handles_init(struct fs_handles *h, struct fs_nodes *nodes, struct fs_budget *b)
+int fs_handles_init(struct fs_handles *h, struct fs_nodes *nodes, struct fs_budget *b,
+		    long max_handles)
 {
 	memset(h, 0, sizeof(*h));
 	h->nbuckets = FS_HANDLES_MIN_BUCKETS;
@@ -62,6 +81,7 @@ int fs_handles_init(struct fs_handles *h, struct fs_nodes *nodes, struct fs_budg
 	h->next_fh = 1;
 	h->nodes = nodes;
 	h->budget = b;
+	h->cap.max = max_handles;
 	return 0;
 }
 
@@ -96,7 +116,7 @@ int64_t fs_handles_add(struct fs_handles *h, struct fs_node *node, int fd, int f
 	}
 	if (!hd) {
 		close(fd);
-		fs_budget_give(h->budget);
+		fs_handles_give_slot(h);
 		return -ENOMEM;
 	}
 	fs_nodes_hold(h->nodes, node);

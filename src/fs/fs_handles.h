@@ -45,15 +45,26 @@ struct fs_handles {
 	size_t count;
 	uint64_t next_fh;
 	struct fs_nodes *nodes;
-	struct fs_budget *budget;
+	struct fs_budget *budget; /* the process's descriptors */
+	struct fs_budget cap;	  /* this share's handles, counted until their descriptor closes */
 };
 
-int fs_handles_init(struct fs_handles *h, struct fs_nodes *nodes, struct fs_budget *b);
+/* Makes an empty table for at most max_handles handles. 0 or -ENOMEM. */
+int fs_handles_init(struct fs_handles *h, struct fs_nodes *nodes, struct fs_budget *b,
+		    long max_handles);
 void fs_handles_destroy(struct fs_handles *h);
 
 /*
- * Files fd (whose budget the caller took) as a new handle on node, which it references.
- * Returns the handle number, or -ENOMEM (fd closed, budget given back).
+ * Takes the room for one handle before its descriptor is opened: a place under the share's cap
+ * (else -EMFILE, the guest's "too many open files") and a descriptor from the process budget
+ * (else -ENFILE). fs_handles_add() keeps it; if the open fails, fs_handles_give_slot().
+ */
+int fs_handles_take_slot(struct fs_handles *h);
+void fs_handles_give_slot(struct fs_handles *h);
+
+/*
+ * Files fd (whose slot the caller took) as a new handle on node, which it references.
+ * Returns the handle number, or -ENOMEM (fd closed, slot given back).
  */
 int64_t fs_handles_add(struct fs_handles *h, struct fs_node *node, int fd, int flags, bool is_dir);
 

@@ -23,6 +23,24 @@ void fs_budget_give(struct fs_budget *b)
 	__atomic_sub_fetch(&b->used, 1, __ATOMIC_RELAXED);
 }
 
+int fs_nodes_take_slot(struct fs_nodes *t)
+{
+	/* The share's cap first: a share at its cap must not use up descriptors others need. */
+	if (!fs_budget_take(&t->cap))
+		return -ENFILE;
+	if (!fs_budget_take(t->budget)) {
+		fs_budget_give(&t->cap);
+		return -ENFILE;
+	}
+	return 0;
+}
+
+void fs_nodes_give_slot(struct fs_nodes *t)
+{
+	fs_budget_give(t->budget);
+	fs_budget_give(&t->cap);
+}
+
 static size_t mix64(uint64_t x)
 {
 	x ^= x >> 33;
@@ -123,7 +141,10 @@ static void put_locked(struct fs_nodes *t, struct fs_node *n, struct fs_node **d
 static void free_node(struct fs_nodes *t, struct fs_node *n)
 {
 	close(n->fd);
-	fs_budget_give(t->budget);
+	if (n == t->root)
+		fs_budget_give(t->budget);
+	else
+		fs_nodes_give_slot(t);
 	free(n->name);
 	free(n);
 }
@@ -179,10 +200,12 @@ static struct fs_node *find_key_locked(struct fs_nodes *t, dev_t dev, ino_t ino)
 	return n;
 }
 
-int fs_nodes_init(struct fs_nodes *t, int root_fd, const struct stat *st, struct fs_budget *b)
+int fs_nodes_init(struct fs_nodes *t, int root_fd, const struct stat *st, struct fs_budget *b,
+		  long max_nodes)
 {
 	memset(t, 0, sizeof(*t));
 	t->budget = b;
+	t->cap.max = max_nodes;
 	t->nbuckets = FS_NODES_MIN_BUCKETS;
 	t->by_id = calloc(t->nbuckets, sizeof(*t->by_id));
 	t->by_key = calloc(t->nbuckets, sizeof(*t->by_key));
@@ -290,7 +313,7 @@ int64_t fs_nodes_adopt(struct fs_nodes *t, int fd, const struct stat *st, struct
 		pthread_mutex_unlock(&t->lock);
 		free_dead(t, dead);
 		close(fd);
-		fs_budget_give(t->budget);
+		fs_nodes_give_slot(t);
 		return id;
 	}
 	n = calloc(1, sizeof(*n));
@@ -300,7 +323,7 @@ int64_t fs_nodes_adopt(struct fs_nodes *t, int fd, const struct stat *st, struct
 		pthread_mutex_unlock(&t->lock);
 		free(n);
 		close(fd);
-		fs_budget_give(t->budget);
+		fs_nodes_give_slot(t);
 		return -ENOMEM;
 	}
 	n->id = t->next_id++;

@@ -35,7 +35,10 @@ struct fs_node {
 	struct fs_node *next_id, *next_key;
 };
 
-/* Host descriptors the server may keep open, shared by nodes and handles. */
+/*
+ * A count of something held, up to max: the host descriptors all servers keep open (one
+ * budget per process), or one share's nodes or handles (its caps).
+ */
 struct fs_budget {
 	long used; /* atomic */
 	long max;
@@ -51,12 +54,25 @@ struct fs_nodes {
 	size_t count;
 	uint64_t next_id;
 	struct fs_node *root;
-	struct fs_budget *budget;
+	struct fs_budget *budget; /* the process's descriptors */
+	struct fs_budget cap;	  /* this share's nodes, the root not counted */
 };
 
-/* Makes the table with the root node (id FUSE_ROOT_ID) owning root_fd. 0 or -ENOMEM. */
-int fs_nodes_init(struct fs_nodes *t, int root_fd, const struct stat *st, struct fs_budget *b);
+/*
+ * Makes the table with the root node (id FUSE_ROOT_ID) owning root_fd, holding at most
+ * max_nodes other nodes. 0 or -ENOMEM.
+ */
+int fs_nodes_init(struct fs_nodes *t, int root_fd, const struct stat *st, struct fs_budget *b,
+		  long max_nodes);
 void fs_nodes_destroy(struct fs_nodes *t);
+
+/*
+ * Takes the room for one new node before its O_PATH descriptor is opened: a place under the
+ * share's cap and a descriptor from the process budget. 0, or -ENFILE if either is used up.
+ * fs_nodes_adopt() keeps it or gives it back; before that, fs_nodes_give_slot() does.
+ */
+int fs_nodes_take_slot(struct fs_nodes *t);
+void fs_nodes_give_slot(struct fs_nodes *t);
 
 /* The node with this id, referenced, if the guest holds a lookup of it (or it is the root). */
 struct fs_node *fs_nodes_get(struct fs_nodes *t, uint64_t id);
@@ -73,8 +89,9 @@ struct fs_node *fs_nodes_find(struct fs_nodes *t, dev_t dev, ino_t ino, struct f
 
 /*
  * Counts a guest lookup of the inode behind fd (O_PATH, with attributes st), seen as `name`
- * in `parent`: a new node owning fd, or the existing node for that inode (and fd is closed).
- * Returns the node id, or -ENOMEM (fd closed). With ref, the node is also returned referenced.
+ * in `parent`: a new node owning fd and the caller's slot, or the existing node for that inode
+ * (fd closed, slot given back). Returns the node id, or -ENOMEM (fd closed, slot given back).
+ * With ref, the node is also returned referenced.
  */
 int64_t fs_nodes_adopt(struct fs_nodes *t, int fd, const struct stat *st, struct fs_node *parent,
 		       const char *name, struct fs_node **ref);

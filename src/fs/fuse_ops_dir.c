@@ -21,15 +21,16 @@ int fuse_op_opendir(struct fuse_server *s, struct fuse_req *r)
 {
 	struct fuse_open_out out = {0};
 	int64_t fh;
-	int fd;
+	int fd, err;
 
 	if (r->node->type != S_IFDIR)
 		return -ENOTDIR;
-	if (!fs_budget_take(s->budget))
-		return -ENFILE;
+	err = fs_handles_take_slot(&s->handles);
+	if (err)
+		return err;
 	fd = fs_host_reopen(&s->nodes, r->node, O_RDONLY);
 	if (fd < 0) {
-		fs_budget_give(s->budget);
+		fs_handles_give_slot(&s->handles);
 		return fd;
 	}
 	fh = fs_handles_add(&s->handles, r->node, fd, O_RDONLY, true);
@@ -65,6 +66,7 @@ static int put_entry(struct fuse_server *s, struct fuse_req *r, struct fs_handle
 	size_t head = plus ? FUSE_NAME_OFFSET_DIRENTPLUS : FUSE_NAME_OFFSET;
 	size_t size = FUSE_DIRENT_ALIGN(head + namelen);
 	uint64_t ino = d->d_ino;
+	bool node = plus && !is_dot_or_dotdot(d->d_name);
 	int err;
 
 	if (size > room)
@@ -73,12 +75,18 @@ static int put_entry(struct fuse_server *s, struct fuse_req *r, struct fs_handle
 	/* ".." of the share root would show the host directory above it. */
 	if (hd->node->id == FUSE_ROOT_ID && namelen == 2 && !strcmp(d->d_name, ".."))
 		ino = hd->node->ino;
-	if (plus && !is_dot_or_dotdot(d->d_name)) {
+	if (node) {
 		err = fuse_entry_lookup(s, hd->node, d->d_name, d->d_ino, &dp->entry_out, NULL);
-		if (err)
+		/* At a node cap the name is still listed, without a node: a listing never fails
+		 * for it, and the guest gets the ENFILE when it looks the name up itself. */
+		if (err == -ENFILE)
+			node = false;
+		else if (err)
 			return err;
-	} else if (plus) {
-		/* No node for "." and "..": nodeid 0 tells the kernel not to count a lookup. */
+	}
+	if (plus && !node) {
+		/* No node for ".", ".." or past a cap: nodeid 0 tells the kernel not to count a
+		 * lookup. */
 		dp->entry_out.attr.ino = ino;
 		dp->entry_out.attr.mode = (uint32_t)d->d_type << 12;
 	}

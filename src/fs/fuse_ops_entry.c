@@ -12,23 +12,24 @@
 #include "fs/fs_host.h"
 #include "fs/fuse_server_priv.h"
 
-/* An O_PATH descriptor on `name` beneath parent, counted in the budget, and its attributes. */
+/*
+ * An O_PATH descriptor on `name` beneath parent, and its attributes, for a node slot the
+ * caller took; on failure the slot is given back.
+ */
 static int node_fd_open(struct fuse_server *s, struct fs_node *parent, const char *name,
 			struct stat *st)
 {
 	int fd, err;
 
-	if (!fs_budget_take(s->budget))
-		return -ENFILE;
 	fd = fs_host_open_beneath(parent->fd, name, O_PATH | O_NOFOLLOW, 0);
 	if (fd < 0) {
-		fs_budget_give(s->budget);
+		fs_nodes_give_slot(&s->nodes);
 		return fd;
 	}
 	err = fs_host_stat(fd, st);
 	if (err) {
 		close(fd);
-		fs_budget_give(s->budget);
+		fs_nodes_give_slot(&s->nodes);
 		return err;
 	}
 	return fd;
@@ -38,9 +39,12 @@ static int node_fd_open(struct fuse_server *s, struct fs_node *parent, const cha
 static int entry_open(struct fuse_server *s, struct fs_node *parent, const char *name,
 		      struct fuse_entry_out *e, struct stat *st, struct fs_node **ref)
 {
-	int fd = node_fd_open(s, parent, name, st);
+	int fd, err = fs_nodes_take_slot(&s->nodes);
 	int64_t id;
 
+	if (err)
+		return err;
+	fd = node_fd_open(s, parent, name, st);
 	if (fd < 0)
 		return fd;
 	id = fs_nodes_adopt(&s->nodes, fd, st, parent, name, ref);
@@ -127,7 +131,7 @@ int fuse_entry_created(struct fuse_server *s, struct fuse_req *r, const char *na
 	}
 	if (err) {
 		close(fd);
-		fs_budget_give(s->budget);
+		fs_nodes_give_slot(&s->nodes);
 		return err;
 	}
 	id = fs_nodes_adopt(&s->nodes, fd, &st, parent, name, ref);

@@ -37,7 +37,7 @@ int fuse_op_open(struct fuse_server *s, struct fuse_req *r)
 {
 	uint32_t flags = r->arg.open.flags;
 	int64_t fh;
-	int fd;
+	int fd, err;
 
 	if ((flags & O_ACCMODE) == O_ACCMODE)
 		return -EINVAL;
@@ -45,11 +45,12 @@ int fuse_op_open(struct fuse_server *s, struct fuse_req *r)
 		return -EROFS;
 	if (r->node->type == S_IFDIR)
 		return -EISDIR;
-	if (!fs_budget_take(s->budget))
-		return -ENFILE;
+	err = fs_handles_take_slot(&s->handles);
+	if (err)
+		return err;
 	fd = fs_host_reopen(&s->nodes, r->node, (int)(flags & (FS_OPEN_PASS | O_TRUNC)));
 	if (fd < 0) {
-		fs_budget_give(s->budget);
+		fs_handles_give_slot(&s->handles);
 		return fd;
 	}
 	fh = fs_handles_add(&s->handles, r->node, fd, (int)flags, false);
@@ -92,26 +93,36 @@ int fuse_op_create(struct fuse_server *s, struct fuse_req *r)
 	if ((a->flags & O_ACCMODE) == O_ACCMODE)
 		return -EINVAL;
 	err = fuse_req_read_name(r, name);
+	if (!err)
+		err = fs_handles_take_slot(&s->handles);
 	if (err)
 		return err;
-	if (!fs_budget_take(s->budget))
-		return -ENFILE;
+	/* Room for the new node too, before anything is made. */
+	err = fs_nodes_take_slot(&s->nodes);
+	if (err) {
+		fs_handles_give_slot(&s->handles);
+		return err;
+	}
 	/* O_NONBLOCK: whatever turns up under this name, opening it cannot block. */
 	fd = fs_host_open_beneath(r->node->fd, name,
 				  (int)(a->flags & FS_OPEN_PASS) | O_CREAT | O_EXCL | O_NOFOLLOW |
 				      O_NONBLOCK | O_NOCTTY,
 				  mode);
-	if (fd == -EEXIST && !(a->flags & O_EXCL)) {
-		fd = create_existing(s, r, name, a->flags, &e, &n);
-	} else if (fd >= 0) {
+	if (fd >= 0) {
 		err = fuse_entry_created(s, r, name, mode, &e, &n);
 		if (err) {
 			close(fd);
 			fd = err;
 		}
+	} else {
+		/* An existing file needs a node slot only if no node has it yet: the lookup
+		 * takes one then. */
+		fs_nodes_give_slot(&s->nodes);
+		if (fd == -EEXIST && !(a->flags & O_EXCL))
+			fd = create_existing(s, r, name, a->flags, &e, &n);
 	}
 	if (fd < 0) {
-		fs_budget_give(s->budget);
+		fs_handles_give_slot(&s->handles);
 		return fd;
 	}
 	fh = fs_handles_add(&s->handles, n, fd, (int)a->flags, false);

@@ -8,11 +8,20 @@
 #include "fs/fs_host.h"
 #include "fs/fuse_server_priv.h"
 
-static int reply_created(struct fuse_server *s, struct fuse_req *r, const char *name, mode_t mode)
+/*
+ * Replies to a creation made with a node slot taken first (so a share at its node cap gets
+ * ENFILE and nothing is made); err is how making the file went.
+ */
+static int reply_created(struct fuse_server *s, struct fuse_req *r, const char *name, mode_t mode,
+			 int err)
 {
 	struct fuse_entry_out e;
-	int err = fuse_entry_created(s, r, name, mode, &e, NULL);
 
+	if (err) {
+		fs_nodes_give_slot(&s->nodes);
+		return err;
+	}
+	err = fuse_entry_created(s, r, name, mode, &e, NULL);
 	return err ? err : fuse_reply(r, &e, sizeof(e));
 }
 
@@ -34,11 +43,12 @@ int fuse_op_mknod(struct fuse_server *s, struct fuse_req *r)
 	if (type != S_IFREG && type != S_IFIFO && type != S_IFSOCK)
 		return -EINVAL;
 	err = fuse_req_read_name(r, name);
+	if (!err)
+		err = fs_nodes_take_slot(&s->nodes);
 	if (err)
 		return err;
-	if (mknodat(r->node->fd, name, type | mode, 0))
-		return -errno;
-	return reply_created(s, r, name, mode);
+	err = mknodat(r->node->fd, name, type | mode, 0) ? -errno : 0;
+	return reply_created(s, r, name, mode, err);
 }
 
 int fuse_op_mkdir(struct fuse_server *s, struct fuse_req *r)
@@ -47,11 +57,12 @@ int fuse_op_mkdir(struct fuse_server *s, struct fuse_req *r)
 	char name[NAME_MAX + 1];
 	int err = fuse_req_read_name(r, name);
 
+	if (!err)
+		err = fs_nodes_take_slot(&s->nodes);
 	if (err)
 		return err;
-	if (mkdirat(r->node->fd, name, mode))
-		return -errno;
-	return reply_created(s, r, name, mode);
+	err = mkdirat(r->node->fd, name, mode) ? -errno : 0;
+	return reply_created(s, r, name, mode, err);
 }
 
 /* The target is only text: we never follow symlinks, so it may point anywhere. */
@@ -62,13 +73,14 @@ int fuse_op_symlink(struct fuse_server *s, struct fuse_req *r)
 
 	if (!err)
 		err = fuse_req_read_str(r, target, sizeof(target), -ENAMETOOLONG);
+	if (!err && !target[0])
+		err = -ENOENT;
+	if (!err)
+		err = fs_nodes_take_slot(&s->nodes);
 	if (err)
 		return err;
-	if (!target[0])
-		return -ENOENT;
-	if (symlinkat(target, r->node->fd, name))
-		return -errno;
-	return reply_created(s, r, name, 0);
+	err = symlinkat(target, r->node->fd, name) ? -errno : 0;
+	return reply_created(s, r, name, 0, err);
 }
 
 static int remove_name(struct fuse_req *r, int flags)

@@ -295,13 +295,15 @@ int fuse_server_new(const struct fuse_server_config *cfg, struct fuse_server **o
 	s->umask = read_umask();
 	pthread_once(&fd_budget_once, fd_budget_init);
 	s->budget = &fd_budget;
-	err = fs_nodes_init(&s->nodes, fd, &st, s->budget);
+	err = fs_nodes_init(&s->nodes, fd, &st, s->budget,
+			    cfg->max_nodes > 0 ? cfg->max_nodes : FUSE_SERVER_MAX_NODES);
 	if (err) {
 		close(fd);
 		free(s);
 		return err;
 	}
-	err = fs_handles_init(&s->handles, &s->nodes, s->budget);
+	err = fs_handles_init(&s->handles, &s->nodes, s->budget,
+			      cfg->max_handles > 0 ? cfg->max_handles : FUSE_SERVER_MAX_HANDLES);
 	if (err) {
 		fs_nodes_destroy(&s->nodes);
 		free(s);

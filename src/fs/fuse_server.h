@@ -15,9 +15,40 @@
 
 struct fuse_server;
 
+/*
+ * Each share's caps on what its guest can make smolvm hold (0 in the config picks these).
+ * Measured (x86-64, ext4): a node costs ~150 B of heap (~400 B with a 255-byte name) and an
+ * O_PATH descriptor (a 192 B struct file and its fd slot), and pins a host dentry and inode
+ * (~1.3 KB of cache the host cannot reclaim meanwhile). An open file costs ~90 B of heap and a
+ * descriptor; an open directory ~8.4 KB (its getdents buffer) and a descriptor.
+ *
+ * Nodes: every inode the guest has looked up and not forgotten (and the directories above
+ * them, while those are needed). A Linux guest forgets only under memory pressure, so `find`
+ * over a big tree holds a node per file it passed: 1 Mi nodes lets a million-file tree (a large
+ * monorepo with its node_modules) be walked whole, and bounds a share at ~0.4 GB of smolvm's
+ * memory and kernel file objects (~0.65 GB with the longest names) plus ~1.4 GB of pinned host
+ * cache.
+ *
+ * Handles: the files and directories the guest has open. Programs close what they open, so
+ * even a large parallel build holds a few thousand: 16 Ki handles bounds a share at ~140 MB
+ * if all are directories, ~5 MB if all are files (the descriptor budget alone let a guest
+ * hold up to 12 M directory handles, ~100 GB).
+ *
+ * At a cap the guest gets ENFILE for what would add a node (LOOKUP, MKNOD, MKDIR, SYMLINK,
+ * CREATE: nothing is made; READDIRPLUS lists the remaining names without a node, and the
+ * guest's own LOOKUP of them fails) and EMFILE for OPEN, OPENDIR and CREATE; FORGET and
+ * RELEASE make room again. LINK adds no node (the inode has one already). The process-wide
+ * descriptor budget (see fuse_server_new) still bounds all shares together, and refuses first
+ * where RLIMIT_NOFILE is lower.
+ */
+#define FUSE_SERVER_MAX_NODES	(1L << 20)
+#define FUSE_SERVER_MAX_HANDLES (1L << 14)
+
 struct fuse_server_config {
 	const char *root; /* host directory to share */
 	bool readonly;	  /* refuse every modification with EROFS */
+	long max_nodes;	  /* 0: FUSE_SERVER_MAX_NODES; tests set small caps */
+	long max_handles; /* 0: FUSE_SERVER_MAX_HANDLES */
 };
 
 /*

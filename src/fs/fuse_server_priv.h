@@ -35,7 +35,9 @@ int fuse_entry_lookup(struct fuse_server *s, struct fs_node *parent, const char 
 /*
  * Finishes a creation (MKNOD, MKDIR, SYMLINK, CREATE): gives the new file the requester's
  * uid/gid when we are root and the exact mode the guest asked for (undoing our umask), then
- * counts the lookup the guest gets in the reply. With ref, the node is also returned referenced.
+ * counts the lookup the guest gets in the reply. The caller took a node slot before making the
+ * file (fs_nodes_take_slot), so a share at its cap makes nothing; this uses it or gives it
+ * back. With ref, the node is also returned referenced.
  */
 int fuse_entry_created(struct fuse_server *s, struct fuse_req *r, const char *name, mode_t mode,
 		       struct fuse_entry_out *e, struct fs_node **ref);

@@ -1,8 +1,9 @@
 /*
  * A tiny FUSE client for the unit tests of the FUSE server: it sends crafted requests to a
  * server on a temporary tree (share/ and, beside it, outside/ with a secret the guest must never
- * reach) and checks what every reply must satisfy. Included by test_fuse_ops.c and
- * test_fuse_escapes.c; everything here is static, one copy per test binary.
+ * reach) and checks what every reply must satisfy. Included by test_fuse_ops.c,
+ * test_fuse_escapes.c and test_fuse_limits.c; everything here is static, one copy per test
+ * binary.
  */
 #ifndef SMOLVM_FUSE_CLIENT_H
 #define SMOLVM_FUSE_CLIENT_H
