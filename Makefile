@@ -112,11 +112,12 @@ deps:
 guest:
 	tests/guest/build-guest.sh
 
-# Integration tests boot real guests, inside the nested KVM machine when /dev/kvm cannot boot Linux.
+# Integration tests boot real guests, inside the nested KVM machine when /dev/kvm cannot boot Linux,
+# one machine per test file (scripts/integration.sh: a file whose machine broke runs again).
 # TESTS picks files or tests (TESTS=tests/integration/test_net.py); PYTEST_ARGS adds options.
 TESTS ?= tests/integration
 integration: smolvm guest guest-tools
-	scripts/with-kvm.sh $(PYTEST) -q $(TESTS) $(PYTEST_ARGS)
+	PYTEST_ARGS='$(PYTEST_ARGS)' scripts/integration.sh $(TESTS)
 
 check: smolvm
 	$(MAKE) unit

@@ -15,6 +15,9 @@
 #   -t SEC   stop the machine after SEC seconds (default 1200)
 #   -i       interactive: the terminal reaches the command (Ctrl-C too), for a demo
 # Exit status: the command's, 124 on timeout, 125 if the machine broke, 128+N on signal N.
+# A broken machine ends fast: its kernel panics on a soft lockup, a hung task or an RCU stall
+# (the failures TCG's emulation of SVM has shown) and powers off, and this script then prints
+# the last lines of its console.
 #
 # Inside: /tmp, /run and /dev/shm are fresh tmpfs; HOME=/tmp; the command's stdin is
 # /dev/null unless -i; lo is up; tun, veth, bridge and loop are loaded (TAP and netns tests).
@@ -228,7 +231,9 @@ for w in "${writable[@]}"; do
 	echo "rw$i $w" >>"$ctl/shares"
 	i=$((i + 1))
 done
-append="console=ttyS0 quiet panic=-1"
+# A machine that breaks must end within a minute or two, not hang until the timeout.
+append="console=ttyS0 quiet panic=-1 softlockup_panic=1 hung_task_panic=1"
+append+=" sysctl.kernel.panic_on_rcu_stall=1"
 
 # 3. The machine. Its console is our stdout; the exit status comes back through ctl/rc.
 if [ -n "$interactive" ]; then
@@ -239,7 +244,8 @@ if [ -n "$interactive" ]; then
 		-chardev stdio,id=s0,signal=off -serial chardev:s0 \
 		-append "$append nk.i=1" 2>"$tmp/qemu.err" || status=$?
 else
-	timeout -k 10 "$timeout_s" qemu-system-x86_64 "${args[@]}" -serial stdio \
+	timeout -k 10 "$timeout_s" qemu-system-x86_64 "${args[@]}" \
+		-chardev "stdio,id=s0,logfile=$tmp/console.log" -serial chardev:s0 \
 		-append "$append" </dev/null 2>"$tmp/qemu.err" &
 	pid=$!
 	# timeout runs in a process group of its own, so pass our signals on to it.
@@ -261,10 +267,17 @@ fi
 if [ -e "$ctl/rc" ]; then
 	exit "$(cat "$ctl/rc")"
 fi
+last_lines() {
+	[ -s "$tmp/console.log" ] || return 0
+	echo "nested-kvm: the last lines of its console:" >&2
+	tail -n 25 "$tmp/console.log" | sed 's/^/nested-kvm: | /' >&2
+}
 if [ "$status" = 124 ]; then
 	echo "nested-kvm: timed out after $timeout_s s" >&2
+	last_lines
 	exit 124
 fi
 cat "$tmp/qemu.err" >&2
-die "the machine stopped before the command finished (qemu status $status)"
+last_lines
+die "the nested machine broke: it stopped before the command finished (qemu status $status)"
 }

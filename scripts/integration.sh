@@ -1,0 +1,69 @@
+#!/bin/bash
+# integration.sh: run the integration suite in parts, each in a KVM machine of its own.
+#
+# Usage: scripts/integration.sh [TARGET]...   (default: tests/integration)
+#   A directory's parts are its test_*.py files; any other TARGET (a file, file::test) is a
+#   part of its own. PYTEST_ARGS adds pytest options to every part.
+#   SMOLVM_PART_TIMEOUT  seconds before a part's nested machine is stopped (default 600)
+#
+# The nested machine (scripts/nested-kvm.sh) sometimes breaks under TCG: a broken machine
+# costs one part, not the suite. A part whose machine broke or froze (exit 125 or 124) runs
+# once more in a fresh machine; a test that fails on its own is never retried. The summary
+# lists every part, its counts, its time and its retries, then one line with the totals.
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo" || exit 2
+[ $# -gt 0 ] || set -- tests/integration
+parts=()
+for t in "$@"; do
+	if [ -d "$t" ]; then
+		parts+=("$t"/test_*.py)
+	else
+		parts+=("$t")
+	fi
+done
+read -ra extra <<<"${PYTEST_ARGS:-}"
+export SMOLVM_NESTED_TIMEOUT=${SMOLVM_PART_TIMEOUT:-600}
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+summary=()
+passed=0 failed=0 retries=0 status=0
+
+# "N passed" (or failed, error, errors) in pytest's last line, 0 if absent.
+count() { grep -oE "[0-9]+ $1" <<<"$2" | head -n 1 | cut -d' ' -f1 || true; }
+
+for part in "${parts[@]}"; do
+	tries=0
+	while :; do
+		tries=$((tries + 1))
+		start=$(date +%s)
+		scripts/with-kvm.sh /usr/bin/python3 -m pytest -q "$part" "${extra[@]}" 2>&1 | tee "$log"
+		rc=${PIPESTATUS[0]}
+		took=$(($(date +%s) - start))
+		if { [ "$rc" = 124 ] || [ "$rc" = 125 ]; } && [ "$tries" -lt 2 ]; then
+			echo "integration: $part: the nested machine broke (exit $rc) after ${took}s; running it again in a fresh machine" >&2
+			retries=$((retries + 1))
+			summary+=("RETRIED $part: the nested machine broke (exit $rc) after ${took}s")
+			continue
+		fi
+		break
+	done
+	last=$(grep -E '[0-9]+ (passed|failed|errors?)' "$log" | tail -n 1)
+	p=$(count passed "$last") f=$(count failed "$last") e=$(count 'errors?' "$last")
+	p=${p:-0} f=$((${f:-0} + ${e:-0}))
+	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+		f=1 # no test reported failing, yet the part failed: the machine, or collection
+	fi
+	passed=$((passed + p)) failed=$((failed + f))
+	[ "$rc" = 0 ] || status=1
+	summary+=("$([ "$rc" = 0 ] && echo ok || echo "FAILED (exit $rc)") $part: $p passed, $f failed, ${took}s")
+done
+
+echo
+echo "integration: parts"
+printf '  %s\n' "${summary[@]}"
+echo "integration: $retries part(s) run again after the nested machine broke"
+echo "integration: $passed passed, $failed failed"
+exit "$status"
