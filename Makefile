@@ -1,4 +1,5 @@
-# smolvm: `make` builds ./smolvm; `make check` runs every test; `make run` boots a demo guest.
+# smolvm: `make` builds ./smolvm; `make check` runs every test; `make run` boots a demo guest;
+# `make install` installs smolvm and its man page.
 # Sources are found by wildcard: a new file under src/ joins the build by existing.
 
 CC       ?= gcc
@@ -6,11 +7,36 @@ CLANG    ?= clang
 PYTEST   := /usr/bin/python3 -m pytest
 features ?=
 
-CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Isrc -D_GNU_SOURCE \
-	-pthread $(foreach f,$(features),-DCONFIG_$(shell echo $(f) | tr a-z A-Z)=1)
+# The version, in this one place: `smolvm --version` and the installed man page show it.
+VERSION  := 0.1
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+
+# Libraries found through pkg-config, and the Debian package holding each .pc file.
+PKG_MODULES := slirp
+PKG_DEBIAN  := slirp:libslirp-dev glib-2.0:libglib2.0-dev
+# pkg-config is asked when a compile or link runs, never when this file is read, so that
+# `make run` and `make check` can install the packages (deps) first; the answer is kept for
+# the rest of the make run. If pkg-config fails, the build stops with one line naming the
+# Debian package to install, never with a link error.
+pkg_config = $(shell pkg-config $(1) $(PKG_MODULES) 2>/dev/null || echo PKG-CONFIG-FAILED)
+pkg_checked = $(if $(filter PKG-CONFIG-FAILED,$(1)),$(error $(pkg_error), or run make deps),$(1))
+pkg_error = $(shell \
+	if ! command -v pkg-config >/dev/null; then echo "no pkg-config: install pkg-config"; exit; fi; \
+	m=$$(pkg-config --print-errors --exists $(PKG_MODULES) 2>&1 | sed -n \
+		-e "s/^Package '\(.*\)', required by .*/\1/p" -e "s/^No package '\(.*\)' found/\1/p" | \
+		head -n 1); \
+	d=$$(printf '%s\n' $(PKG_DEBIAN) | sed -n "s/^$$m://p"); \
+	echo "pkg-config cannot find $${m:-$(PKG_MODULES)}: install $${d:-the package with $$m.pc}")
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(call pkg_checked,$(call pkg_config,--cflags)))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $(call pkg_checked,$(call pkg_config,--libs)))$(PKG_LIBS)
+
+CFLAGS_COMMON = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Isrc -D_GNU_SOURCE \
+	-pthread $(foreach f,$(features),-DCONFIG_$(shell echo $(f) | tr a-z A-Z)=1) \
+	-DSMOLVM_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
 CFLAGS   ?= -O2 -g
-LDLIBS   := -pthread $(shell pkg-config --libs slirp 2>/dev/null)
-CFLAGS_COMMON += $(shell pkg-config --cflags slirp 2>/dev/null)
+LDLIBS   = -pthread $(PKG_LIBS)
 
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
@@ -30,12 +56,16 @@ TSAN_BIN := $(TSAN_SRC:tests/tsan/%.c=build/tsan-tests/%)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzzers/%)
 TOOL_BIN := $(TOOL_SRC:tests/guest/tools/%.c=build/guest-tools/%)
 
-.PHONY: all clean check unit fuzz fuzz-build integration run deps bench format guest guest-tools
+.PHONY: all clean check unit fuzz fuzz-build integration run run-disk deps bench format guest \
+	guest-tools install uninstall
 
 all: smolvm
 
 smolvm: $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# --version shows VERSION: a new one rebuilds what prints it.
+build/obj/src/cli/options.o: Makefile
 
 # The binary leaves assert() out (a broken host invariant is logged and fails the call);
 # the sanitizer builds of tests and fuzzers keep it, so such a bug stops them at once.
@@ -119,13 +149,33 @@ TESTS ?= tests/integration
 integration: smolvm guest guest-tools
 	PYTEST_ARGS='$(PYTEST_ARGS)' scripts/integration.sh $(TESTS)
 
-check: smolvm
+# check and run install what is missing first (deps), then build: pkg-config, asked when
+# the build runs, finds the libraries deps installed.
+check: deps
+	$(MAKE) smolvm
 	$(MAKE) unit
 	$(MAKE) fuzz FUZZ_SECONDS=$(or $(CHECK_FUZZ_SECONDS),60)
 	$(MAKE) integration
 
-run: deps smolvm
+run: deps
 	scripts/run-demo.sh
+
+# The demo with a disk image (build/demo/disk.img) that keeps its files across boots.
+run-disk: deps
+	scripts/run-demo.sh --disk
+
+# The binary and its man page, for packaging: make install PREFIX=/usr DESTDIR=debian/tmp.
+build/smolvm.1: docs/smolvm.1 Makefile
+	@mkdir -p $(dir $@)
+	sed 's/@VERSION@/$(VERSION)/g' docs/smolvm.1 >$@
+
+install: smolvm build/smolvm.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 smolvm $(DESTDIR)$(BINDIR)/smolvm
+	install -m 644 build/smolvm.1 $(DESTDIR)$(MANDIR)/man1/smolvm.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/smolvm $(DESTDIR)$(MANDIR)/man1/smolvm.1
 
 bench: smolvm guest guest-tools
 	scripts/with-kvm.sh bench/run.sh

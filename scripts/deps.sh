@@ -3,8 +3,9 @@
 # Fast and silent when everything is present; apt-get update runs only before an install.
 set -eu
 
-# Build: the compiler, libslirp for user networking, clang + its runtime for the fuzzers.
-build="gcc make pkg-config libslirp-dev clang libclang-rt-14-dev binutils"
+# Build: the compiler, libslirp for user networking (its slirp.pc requires glib-2.0, whose
+# .pc file libslirp-dev does not pull in), clang + its runtime for the fuzzers.
+build="gcc make pkg-config libslirp-dev libglib2.0-dev clang libclang-rt-14-dev binutils"
 # Tests: the nested KVM machine and the reference VMM (qemu), test guests from Debian's
 # packages (apt-get download, dpkg-deb, busybox, cpio, kmod, lz4, xz, gzip, readelf from
 # binutils), the pytest suite (with per-test timeouts), disk images, networking and ACPI

@@ -8,8 +8,9 @@
 
 #include "vmm/log.h"
 
+/* The Makefile's VERSION, the one place it is written. */
 #ifndef SMOLVM_VERSION
-#define SMOLVM_VERSION "0.1"
+#error "SMOLVM_VERSION is not defined: build with make"
 #endif
 
 struct option_def {
@@ -162,7 +163,10 @@ static void options_usage(FILE *out)
 	}
 	fprintf(out, "  %-26s %s\n", "-h, --help", "show this help");
 	fprintf(out, "  %-26s %s\n", "--version", "show the version");
-	fprintf(out, "\nConsole: Ctrl-A x quits, Ctrl-A h lists the escapes.\n");
+	fprintf(out, "\nConsole: Ctrl-A x quits, Ctrl-A h lists the escapes, "
+		     "Ctrl-A Ctrl-A sends Ctrl-A.\n"
+		     "Exit status: 0 the guest powered off (or Ctrl-A x), 1 the VM failed,\n"
+		     "2 bad options or input files, 128+N signal N. More: man smolvm\n");
 }
 
 static const struct option_def *options_find(const char *name)

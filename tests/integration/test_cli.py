@@ -1,15 +1,84 @@
-"""The command line: help, version, and bad input refused with one line and exit status 2
-(exit status 1 when the VM itself cannot be made). No guest boots here."""
+"""The command line: help, version, the man page, and bad input refused with one line and
+exit status 2 (exit status 1 when the VM itself cannot be made). No guest boots here."""
 
 import gzip
 import os
+import re
 import shutil
+import subprocess
 
 import pytest
 
-from vmtest import check_refused, guest_file, run_smolvm
+from vmtest import REPO, check_refused, guest_file, run_smolvm
 
 QUICK = 20  # seconds: none of these boots a guest
+MAN_PAGE = REPO / "docs" / "smolvm.1"
+
+
+def option_table():
+    """The names and aliases in src/cli/options.c's option table, plus the built-in ones."""
+    text = (REPO / "src" / "cli" / "options.c").read_text()
+    start = text.index("option_table[] = {")
+    table = text[start:text.index("};", start)]
+    names = re.findall(r'\.(?:name|alias)\s*=\s*"([^"]+)"', table)
+    assert len(names) >= 10, f"the option table was not found in options.c: {names}"
+    return names + ["-h", "--help", "--version"]
+
+
+def man_page_text():
+    """docs/smolvm.1 with roff's escapes for dashes and fonts taken out."""
+    text = MAN_PAGE.read_text()
+    return re.sub(r"\\f[BIRP]|\\&", "", text).replace("\\-", "-").replace("\\e", "\\")
+
+
+def missing_options(text):
+    return [o for o in option_table() if not re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", text)]
+
+
+def makefile_version():
+    m = re.search(r"^VERSION\s*:?=\s*(\S+)", (REPO / "Makefile").read_text(), re.M)
+    assert m, "no VERSION in the Makefile"
+    return m.group(1)
+
+
+def test_every_option_is_in_the_man_page():
+    assert not missing_options(man_page_text()), f"not in {MAN_PAGE}"
+
+
+def test_every_option_is_in_help():
+    r = run_smolvm(["--help"], timeout=QUICK)
+    assert r.returncode == 0, r.describe()
+    assert not missing_options(r.stdout), r.describe()
+
+
+def test_man_page_sections():
+    text = man_page_text()
+    sections = re.findall(r"^\.SH (.*)$", text, re.M)
+    for name in ["NAME", "SYNOPSIS", "OPTIONS", "CONSOLE AND ESCAPE KEYS", "NETWORKING",
+                 "SHARED FOLDERS", "EXIT STATUS", "EXAMPLES"]:
+        assert name in sections, f"no {name} section in {MAN_PAGE}"
+    for words in ["Ctrl-A x", "Ctrl-A h", "192.168.64.15", "hostfwd", "virtiofs", "128+"]:
+        assert words in text, f"no {words!r} in {MAN_PAGE}"
+    assert '.TH SMOLVM 1 "" "smolvm @VERSION@"' in text, "make install puts the version there"
+
+
+def test_version_is_the_makefiles():
+    r = run_smolvm(["--version"], timeout=QUICK)
+    assert r.returncode == 0, r.describe()
+    assert r.stdout == f"smolvm {makefile_version()}\n", r.describe()
+
+
+def test_make_install(tmp_path):
+    """make install PREFIX=/usr DESTDIR=...: the binary and smolvm(1) with the version."""
+    r = subprocess.run(["make", "-s", "-C", str(REPO), "install", "PREFIX=/usr",
+                        f"DESTDIR={tmp_path}"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    binary, man = tmp_path / "usr/bin/smolvm", tmp_path / "usr/share/man/man1/smolvm.1"
+    assert os.access(binary, os.X_OK) and man.is_file(), sorted(map(str, tmp_path.rglob("*")))
+    version = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=QUICK)
+    assert version.stdout == f"smolvm {makefile_version()}\n"
+    th = [line for line in man.read_text().splitlines() if line.startswith(".TH ")]
+    assert th and f'"smolvm {makefile_version()}"' in th[0], th
 
 
 @pytest.mark.parametrize("opt", ["-h", "--help"])
