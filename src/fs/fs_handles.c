@@ -41,20 +41,12 @@ static void maybe_grow(struct fs_handles *h)
 
 int fs_handles_take_slot(struct fs_handles *h)
 {
-	/* The share's cap first: a share at its cap must not use up descriptors others need. */
-	if (!fs_budget_take(&h->cap))
-		return -EMFILE;
-	if (!fs_budget_take(h->budget)) {
-		fs_budget_give(&h->cap);
-		return -ENFILE;
-	}
-	return 0;
+	return fs_budget_take_both(&h->cap, h->budget, -EMFILE);
 }
 
 void fs_handles_give_slot(struct fs_handles *h)
 {
-	fs_budget_give(h->budget);
-	fs_budget_give(&h->cap);
+	fs_budget_give_both(&h->cap, h->budget);
 }
 
 static void free_handle(struct fs_handles *h, struct fs_handle *hd)

@@ -23,22 +23,32 @@ void fs_budget_give(struct fs_budget *b)
 	__atomic_sub_fetch(&b->used, 1, __ATOMIC_RELAXED);
 }
 
-int fs_nodes_take_slot(struct fs_nodes *t)
+int fs_budget_take_both(struct fs_budget *cap, struct fs_budget *b, int cap_err)
 {
 	/* The share's cap first: a share at its cap must not use up descriptors others need. */
-	if (!fs_budget_take(&t->cap))
-		return -ENFILE;
-	if (!fs_budget_take(t->budget)) {
-		fs_budget_give(&t->cap);
+	if (!fs_budget_take(cap))
+		return cap_err;
+	if (!fs_budget_take(b)) {
+		fs_budget_give(cap);
 		return -ENFILE;
 	}
 	return 0;
 }
 
+void fs_budget_give_both(struct fs_budget *cap, struct fs_budget *b)
+{
+	fs_budget_give(b);
+	fs_budget_give(cap);
+}
+
+int fs_nodes_take_slot(struct fs_nodes *t)
+{
+	return fs_budget_take_both(&t->cap, t->budget, -ENFILE);
+}
+
 void fs_nodes_give_slot(struct fs_nodes *t)
 {
-	fs_budget_give(t->budget);
-	fs_budget_give(&t->cap);
+	fs_budget_give_both(&t->cap, t->budget);
 }
 
 static size_t mix64(uint64_t x)

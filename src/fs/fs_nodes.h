@@ -46,6 +46,10 @@ struct fs_budget {
 
 bool fs_budget_take(struct fs_budget *b);
 void fs_budget_give(struct fs_budget *b);
+/* One place under a share's cap and one descriptor of the process budget b: 0, cap_err when
+ * the cap is reached, -ENFILE when the budget is. fs_budget_give_both returns both. */
+int fs_budget_take_both(struct fs_budget *cap, struct fs_budget *b, int cap_err);
+void fs_budget_give_both(struct fs_budget *cap, struct fs_budget *b);
 
 struct fs_nodes {
 	pthread_mutex_t lock;
