@@ -30,32 +30,13 @@ show() {
 # The guest's additions, appended to its initramfs as an uncompressed cpio archive.
 write_demo_files() { # DIR PORT SHARE DISK
 	mkdir -p "$1/etc"
-	# udhcpc runs this at each lease event (busybox ships no default script).
-	cat >"$1/etc/udhcpc.sh" <<'EOF'
-#!/bin/sh
-case "$1" in
-deconfig)
-	ip addr flush dev "$interface"
-	ip link set "$interface" up
-	;;
-bound | renew)
-	ip addr flush dev "$interface"
-	ip addr add "$ip/$mask" dev "$interface"
-	for r in $router; do ip route add default via "$r" dev "$interface"; break; done
-	: >/etc/resolv.conf
-	for d in $dns; do echo "nameserver $d" >>/etc/resolv.conf; done
-	echo "$ip/$mask, gateway $router, DNS $dns" >/run/lease
-	;;
-esac
-EOF
-	chmod 755 "$1/etc/udhcpc.sh"
 	{
 		echo "# /demo.sh: sourced by /init before the shell (scripts/run-demo.sh wrote it)."
 		echo "port=$2 share='$(printf '%s' "$3" | sed "s/'/'\\\\''/g")' disk=${4:+yes}"
 		cat <<'EOF'
 mkdir -p /run /host
 ip link set eth0 up
-if udhcpc -i eth0 -s /etc/udhcpc.sh -q -n -t 5 -T 2 >/dev/null 2>&1; then
+if udhcpc -i eth0 -q -n -t 5 -T 2 >/dev/null 2>&1; then
 	net="$(cat /run/lease) (DHCP from smolvm's user network)"
 else
 	net="no DHCP lease (is the guest started with -net none?)"

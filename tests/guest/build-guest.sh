@@ -32,7 +32,7 @@ flock 9
 versions=$(apt-cache policy linux-image-cloud-amd64 busybox-static 2>/dev/null |
 	awk '/^[^ ]/ { p = $1 } $1 == "Candidate:" && $2 != "(none)" { printf "%s%s ", p, $2 }')
 here=$(cd "$(dirname "$0")" && pwd)
-stamp="$versions$(cat "$here/build-guest.sh" "$here/init" | sha256sum | cut -c1-16)"
+stamp="$versions$(cat "$here/build-guest.sh" "$here/init" "$here/udhcpc.script" | sha256sum | cut -c1-16)"
 
 if [ -e "$out/stamp" ] && [ -e "$out/initramfs.gz" ]; then
 	if [ -z "$versions" ] || [ "$(cat "$out/stamp")" = "$stamp" ]; then
@@ -134,6 +134,9 @@ for m in $modules; do
 done
 cp "$here/init" "$root/init"
 chmod 755 "$root/init"
+mkdir -p "$root/etc/udhcpc"
+cp "$here/udhcpc.script" "$root/etc/udhcpc/default.script"
+chmod 755 "$root/etc/udhcpc/default.script"
 (cd "$root" && find . -print0 | LC_ALL=C sort -z |
 	cpio --null -o -H newc -R 0:0 --quiet | gzip -9n) >"$work/guest/initramfs.gz"
 echo "$stamp" >"$work/guest/stamp"

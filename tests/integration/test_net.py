@@ -32,24 +32,6 @@ DNS_NAME = "smolvm-test.example"
 DNS_ADDR = "10.11.12.13"
 BULK = 8_000_000
 
-# udhcpc runs this at each lease event (busybox ships no default script).
-UDHCPC_SCRIPT = """#!/bin/sh
-case "$1" in
-deconfig)
-	ip addr flush dev "$interface"
-	ip link set "$interface" up
-	;;
-bound|renew)
-	ip addr flush dev "$interface"
-	ip addr add "$ip/$mask" dev "$interface"
-	for r in $router; do ip route add default via "$r" dev "$interface"; break; done
-	: >/etc/resolv.conf
-	for d in $dns; do echo "nameserver $d" >>/etc/resolv.conf; done
-	echo "LEASE=$ip/$mask ROUTER=$router DNS=$dns"
-	;;
-esac
-"""
-
 # The virtio feature bits the driver accepted, as a string of 0/1 (bit 0 first).
 FEATURES = 'for d in /sys/bus/virtio/devices/*; do [ "$(cat $d/device)" = 0x0001 ] && ' \
            'echo "FEATURES=$(cat $d/features)"; done'
@@ -228,7 +210,7 @@ ip link set eth0 up
 echo "MAC=$(cat /sys/class/net/eth0/address)"
 echo "MTU=$(cat /sys/class/net/eth0/mtu)"
 {features}
-udhcpc -i eth0 -s /etc/udhcpc.sh -q -n -t 5 -T 2 >/dev/null 2>&1; echo "DHCP-RC=$?"
+udhcpc -i eth0 -q -n -t 5 -T 2 >/dev/null 2>&1; echo "DHCP-RC=$?"
 echo "ADDR=$(ip -4 -o addr show dev eth0 | awk '{{print $4}}')"
 echo "ROUTE=$(ip route show default)"
 echo "RESOLV=$(grep nameserver /etc/resolv.conf)"
@@ -280,8 +262,7 @@ def test_user_network_end_to_end(guest, tmp_path, monkeypatch):
     monkeypatch.setattr(vmtest, "SMOLVM", str(resolv_wrapper(tmp_path)))
     try:
         vm = guest.start(script, timeout=150, extra=["-net", net],
-                         files={"etc/udhcpc.sh": (UDHCPC_SCRIPT, 0o755),
-                                "bin/nettool": nettool()})
+                         files={"bin/nettool": nettool()})
         vm.expect("GUEST-READY")
         with socket.create_connection(("127.0.0.1", fwd_tcp), timeout=20) as s:
             s.sendall(b"hello-from-host\n")
@@ -498,7 +479,7 @@ TAP_SCRIPT = """
 echo "MAC=$(cat /sys/class/net/eth0/address)"
 {features}
 ip link set eth0 up
-udhcpc -i eth0 -s /etc/udhcpc.sh -q -n -t 2 -T 1 >/dev/null 2>&1; echo "DHCP-RC=$?"
+udhcpc -i eth0 -q -n -t 2 -T 1 >/dev/null 2>&1; echo "DHCP-RC=$?"
 ip addr add 10.77.0.2/24 dev eth0
 ping -c 2 -W 5 10.77.0.1 >/dev/null 2>&1; echo "PING-RC=$?"
 nettool tcp-send 10.77.0.1 5001 {bulk}
@@ -513,8 +494,7 @@ def test_tap_in_a_network_namespace(guest):
     try:
         ns.start_servers()
         args = guest.args(TAP_SCRIPT.format(features=FEATURES, bulk=BULK),
-                          files={"etc/udhcpc.sh": (UDHCPC_SCRIPT, 0o755),
-                                 "bin/nettool": nettool()},
+                          files={"bin/nettool": nettool()},
                           extra=["-net", "tap,ifname=smtap0,mac=52:54:00:aa:bb:cc"])
         r = vmtest.run_smolvm(args, timeout=120, wrap=ns.prefix())
     finally:
