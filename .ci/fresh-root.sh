@@ -40,31 +40,6 @@ else
 		/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration/test_cli.py'
 fi
 
-# The first Debian mirror in this machine's apt sources that serves $suite, in either format:
-# one-line "deb [OPTIONS] URI SUITE COMPONENT..." or deb822 paragraphs (Types/URIs/Suites).
-apt_mirror() {
-	{
-		cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-			sed -e 's/#.*//' -e 's/\[[^]]*\]//' |
-			awk -v s="$suite" '$1 == "deb" && $3 == s { print $2 }'
-		cat /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v '^#' |
-			awk -v s="$suite" 'BEGIN { RS = ""; FS = "\n" }
-			{
-				types = uris = suites = ""; enabled = "yes"
-				for (i = 1; i <= NF; i++) {
-					n = index($i, ":"); k = tolower(substr($i, 1, n - 1)); v = substr($i, n + 1)
-					if (k == "types") types = " " v " "
-					else if (k == "uris") uris = v
-					else if (k == "suites") suites = " " v " "
-					else if (k == "enabled") enabled = v
-				}
-				gsub(/[ \t]+/, " ", types); gsub(/[ \t]+/, " ", suites)
-				if (enabled ~ /no/ || types !~ / deb / || suites !~ " " s " ") next
-				n = split(uris, u, " "); if (n > 0) print u[1]
-			}'
-	} | head -n 1
-}
-
 # Debian's debootstrap (a shell script and wget) on this machine.
 if ! command -v debootstrap >/dev/null; then
 	echo "fresh-root: installing debootstrap" >&2
@@ -84,8 +59,8 @@ flock 9
 if [ -e "$tarball" ] && [ -z "$(find "$tarball" -mtime +"$max_days")" ]; then
 	echo "fresh-root: base root $tarball" >&2
 else
-	mirror=$(apt_mirror)
-	[ -n "$mirror" ] || die "no Debian $suite mirror in /etc/apt/sources.list{,.d}"
+	mirror=$("$repo/scripts/apt-mirror.sh" "$suite") ||
+		die "no Debian $suite mirror in /etc/apt/sources.list{,.d}"
 	echo "fresh-root: debootstrap --variant=$variant --include=$include $suite from $mirror" >&2
 	base=$(mktemp -d /var/tmp/smolvm-debootstrap.XXXXXX)
 	# shellcheck disable=SC2064 # expand $base now
