@@ -5,6 +5,9 @@
 #   A directory's parts are its test_*.py files; any other TARGET (a file, file::test) is a
 #   part of its own. PYTEST_ARGS adds pytest options to every part.
 #   SMOLVM_PART_TIMEOUT  seconds before a part's nested machine is stopped (default 600)
+#   A test file with the line NESTED_QEMU = "patched" runs in a nested machine whose outer
+#   QEMU is the patched build (SMOLVM_NESTED_QEMU=patched, scripts/nested-kvm.sh): EFI
+#   firmware under the nested KVM needs it.
 #
 # The nested machine (scripts/nested-kvm.sh) sometimes breaks under TCG: a broken machine
 # costs one part, not the suite. A part whose machine broke or froze (exit 125 or 124) runs
@@ -36,10 +39,13 @@ count() { grep -oE "[0-9]+ $1" <<<"$2" | head -n 1 | cut -d' ' -f1 || true; }
 
 for part in "${parts[@]}"; do
 	tries=0
+	nested_qemu=$(sed -n 's/^NESTED_QEMU = "\([a-z]*\)"$/\1/p' "${part%%::*}" 2>/dev/null | head -n 1)
+	nested_qemu=${nested_qemu:-${SMOLVM_NESTED_QEMU:-debian}}
 	while :; do
 		tries=$((tries + 1))
 		start=$(date +%s)
-		scripts/with-kvm.sh /usr/bin/python3 -m pytest -q "$part" "${extra[@]}" 2>&1 | tee "$log"
+		SMOLVM_NESTED_QEMU=$nested_qemu scripts/with-kvm.sh /usr/bin/python3 -m pytest -q "$part" \
+			"${extra[@]}" 2>&1 | tee "$log"
 		rc=${PIPESTATUS[0]}
 		took=$(($(date +%s) - start))
 		if { [ "$rc" = 124 ] || [ "$rc" = 125 ]; } && [ "$tries" -lt 2 ]; then
@@ -58,7 +64,9 @@ for part in "${parts[@]}"; do
 	fi
 	passed=$((passed + p)) failed=$((failed + f))
 	[ "$rc" = 0 ] || status=1
-	summary+=("$([ "$rc" = 0 ] && echo ok || echo "FAILED (exit $rc)") $part: $p passed, $f failed, ${took}s")
+	how=""
+	[ "$nested_qemu" = debian ] || how=" ($nested_qemu outer QEMU)"
+	summary+=("$([ "$rc" = 0 ] && echo ok || echo "FAILED (exit $rc)") $part: $p passed, $f failed, ${took}s$how")
 done
 
 echo

@@ -14,7 +14,12 @@
 #            every SMOLVM_* and BENCH* variable always are)
 #   -t SEC   stop the machine after SEC seconds (default 1200)
 #   -i       interactive: the terminal reaches the command (Ctrl-C too), for a demo
+#   SMOLVM_NESTED_QEMU=patched  the outer QEMU is Debian's rebuilt with the fixes EFI firmware
+#            needs under the inner KVM (scripts/nested-qemu/build.sh, built on first use);
+#            debian13: Debian 13's QEMU 10.0 from a cached root (scripts/nested-qemu/debian13.sh);
+#            default debian: Debian's qemu-system-x86_64. Passed in, so a test can check it.
 # Exit status: the command's, 124 on timeout, 125 if the machine broke, 128+N on signal N.
+#   SMOLVM_NESTED_BOOT_TIMEOUT  seconds the machine has to come up (default 180; it takes 7)
 # A broken machine ends fast: its kernel panics on a soft lockup, a hung task or an RCU stall
 # (the failures TCG's emulation of SVM has shown) and powers off, and this script then prints
 # the last lines of its console.
@@ -42,6 +47,7 @@ usage() {
 }
 
 timeout_s=1200
+boot_timeout=${SMOLVM_NESTED_BOOT_TIMEOUT:-180}
 writable=()
 pass=()
 interactive=""
@@ -63,6 +69,20 @@ while [ $# -gt 0 ]; do
 done
 [ $# -gt 0 ] || usage
 command -v qemu-system-x86_64 >/dev/null || die "no qemu-system-x86_64: run scripts/deps.sh"
+qemu=qemu-system-x86_64
+case ${SMOLVM_NESTED_QEMU:=debian} in
+debian) ;;
+patched)
+	qemu=$("$(dirname "$0")/nested-qemu/build.sh") ||
+		{ echo "nested-kvm: no patched QEMU (scripts/nested-qemu/build.sh failed)" >&2; exit 1; }
+	;;
+debian13)
+	qemu=$("$(dirname "$0")/nested-qemu/debian13.sh") ||
+		{ echo "nested-kvm: no Debian 13 QEMU (scripts/nested-qemu/debian13.sh failed)" >&2; exit 1; }
+	;;
+*) echo "nested-kvm: SMOLVM_NESTED_QEMU=$SMOLVM_NESTED_QEMU: use debian, debian13 or patched" >&2; exit 2 ;;
+esac
+export SMOLVM_NESTED_QEMU
 # Inside, /tmp is a fresh tmpfs: a working directory there would vanish unless shared.
 [ "$PWD" = / ] || writable+=("$PWD")
 
@@ -153,6 +173,7 @@ dmesg -n 1
 o=trans=virtio,version=9p2000.L,msize=512000
 mount -t 9p -o $o,ro,cache=loose hostroot /host || echo "nested-kvm: no host root"
 mount -t 9p -o $o ctl /ctl || echo "nested-kvm: no ctl share"
+: >/ctl/up # the host's boot watchdog waits for this
 mount -t proc proc /host/proc
 mount -t sysfs sys /host/sys
 mount -t devtmpfs dev /host/dev
@@ -240,14 +261,25 @@ if [ -n "$interactive" ]; then
 	# --foreground: plain timeout runs QEMU in a background process group, which the first
 	# terminal-mode change stops with SIGTTOU. signal=off lets Ctrl-C reach the guest.
 	status=0
-	timeout --foreground "$timeout_s" qemu-system-x86_64 "${args[@]}" \
+	timeout --foreground "$timeout_s" "$qemu" "${args[@]}" \
 		-chardev stdio,id=s0,signal=off -serial chardev:s0 \
 		-append "$append nk.i=1" 2>"$tmp/qemu.err" || status=$?
 else
-	timeout -k 10 "$timeout_s" qemu-system-x86_64 "${args[@]}" \
+	timeout -k 10 "$timeout_s" "$qemu" "${args[@]}" \
 		-chardev "stdio,id=s0,logfile=$tmp/console.log" -serial chardev:s0 \
 		-append "$append" </dev/null 2>"$tmp/qemu.err" &
 	pid=$!
+	# A machine that never comes up (TCG has frozen one silently at boot) is stopped after
+	# boot_timeout s, not after the command's whole timeout.
+	(
+		for ((s = 0; s < boot_timeout; s++)); do
+			[ ! -e "$ctl/up" ] && kill -0 "$pid" 2>/dev/null || exit 0
+			sleep 1
+		done
+		echo "nested-kvm: the nested machine did not come up within $boot_timeout s" >&2
+		kill -TERM "$pid" 2>/dev/null
+	) &
+	watchdog=$!
 	# timeout runs in a process group of its own, so pass our signals on to it.
 	signal=""
 	trap 'signal=INT; kill -INT $pid 2>/dev/null' INT
@@ -258,6 +290,7 @@ else
 		wait "$pid" && status=0 || status=$?
 		kill -0 "$pid" 2>/dev/null || break
 	done
+	kill "$watchdog" 2>/dev/null || true
 	if [ -n "$signal" ]; then
 		rm -rf "$tmp"
 		trap - "$signal"
