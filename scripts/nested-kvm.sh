@@ -69,7 +69,7 @@ while [ $# -gt 0 ]; do
 done
 [ $# -gt 0 ] || usage
 command -v qemu-system-x86_64 >/dev/null || die "no qemu-system-x86_64: run scripts/deps.sh"
-qemu=qemu-system-x86_64
+qemu="qemu-system-x86_64"
 case ${SMOLVM_NESTED_QEMU:=debian} in
 debian) ;;
 patched)
@@ -173,7 +173,8 @@ dmesg -n 1
 o=trans=virtio,version=9p2000.L,msize=512000
 mount -t 9p -o $o,ro,cache=loose hostroot /host || echo "nested-kvm: no host root"
 mount -t 9p -o $o ctl /ctl || echo "nested-kvm: no ctl share"
-: >/ctl/up # the host's boot watchdog waits for this
+: >/ctl/up # the host's watchdog waits for this, then for the heartbeat
+(while :; do : >/ctl/alive; sleep 10; done) &
 mount -t proc proc /host/proc
 mount -t sysfs sys /host/sys
 mount -t devtmpfs dev /host/dev
@@ -269,15 +270,29 @@ else
 		-chardev "stdio,id=s0,logfile=$tmp/console.log" -serial chardev:s0 \
 		-append "$append" </dev/null 2>"$tmp/qemu.err" &
 	pid=$!
-	# A machine that never comes up (TCG has frozen one silently at boot) is stopped after
-	# boot_timeout s, not after the command's whole timeout.
+	# A machine that never comes up, or freezes (TCG has frozen some silently, console and
+	# all), is stopped: after boot_timeout s without ctl/up, or 90 s without the heartbeat
+	# its init writes every 10 s, not after the command's whole timeout.
 	(
 		for ((s = 0; s < boot_timeout; s++)); do
-			[ ! -e "$ctl/up" ] && kill -0 "$pid" 2>/dev/null || exit 0
+			[ ! -e "$ctl/up" ] && kill -0 "$pid" 2>/dev/null || break
 			sleep 1
 		done
-		echo "nested-kvm: the nested machine did not come up within $boot_timeout s" >&2
-		kill -TERM "$pid" 2>/dev/null
+		if [ ! -e "$ctl/up" ]; then
+			kill -0 "$pid" 2>/dev/null || exit 0
+			echo "nested-kvm: the nested machine did not come up within $boot_timeout s" >&2
+			kill -TERM "$pid" 2>/dev/null
+			exit 0
+		fi
+		while kill -0 "$pid" 2>/dev/null; do
+			sleep 5
+			beat=$(stat -c %Y "$ctl/alive" 2>/dev/null || stat -c %Y "$ctl/up")
+			if [ $(($(date +%s) - beat)) -gt 90 ]; then
+				echo "nested-kvm: the nested machine froze: no heartbeat for 90 s" >&2
+				kill -TERM "$pid" 2>/dev/null
+				exit 0
+			fi
+		done
 	) &
 	watchdog=$!
 	# timeout runs in a process group of its own, so pass our signals on to it.
