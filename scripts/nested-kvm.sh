@@ -244,7 +244,8 @@ quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 args=(-accel tcg,thread=multi -cpu EPYC -smp "$cpus" -m "$mem_mb" -nodefaults -display none
 	-no-reboot -kernel "$cache/vmlinuz" -initrd "$cache/initrd.gz"
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
-	-virtfs "local,path=$ctl,mount_tag=ctl,security_model=none")
+	-virtfs "local,path=$ctl,mount_tag=ctl,security_model=none"
+	-monitor "unix:$tmp/monitor,server=on,wait=off")
 : >"$ctl/shares"
 i=0
 for w in "${writable[@]}"; do
@@ -256,6 +257,8 @@ done
 # A machine that breaks must end within a minute or two, not hang until the timeout.
 append="console=ttyS0 quiet panic=-1 softlockup_panic=1 hung_task_panic=1"
 append+=" sysctl.kernel.panic_on_rcu_stall=1"
+# Nothing in the machine sends NMIs; the freeze report's NMI panics it with a backtrace.
+append+=" unknown_nmi_panic=1"
 
 # 3. The machine. Its console is our stdout; the exit status comes back through ctl/rc.
 if [ -n "$interactive" ]; then
@@ -270,6 +273,37 @@ else
 		-chardev "stdio,id=s0,logfile=$tmp/console.log" -serial chardev:s0 \
 		-append "$append" </dev/null 2>"$tmp/qemu.err" &
 	pid=$!
+	# What a frozen machine's CPUs were doing: each one's registers from QEMU's monitor,
+	# then an NMI, which the nested kernel answers (unknown_nmi_panic) with a panic and the
+	# backtrace of where it was, unless the CPU takes no interrupt at all (e.g. its GIF is
+	# clear, a QEMU bug: scripts/nested-qemu/ignne-race.patch).
+	freeze_report() {
+		/usr/bin/python3 - "$tmp/monitor" <<'PY' >&2 || true
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+def ask(cmd, wait):
+    s.sendall(cmd.encode() + b"\n")
+    time.sleep(wait)
+    out = b""
+    try:
+        while True:
+            s.settimeout(1)
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except socket.timeout:
+        pass
+    return out.decode(errors="replace")
+ask("", 1)
+for line in ask("info registers -a", 2).splitlines():
+    if line.startswith(("CPU#", "RIP=", "EFL=", "RAX=", "CR0=")) or "HLT=" in line:
+        print("nested-kvm: registers |", line.strip())
+ask("nmi", 20)
+PY
+	}
 	# A machine that never comes up, or freezes (TCG has frozen some silently, console and
 	# all), is stopped: after boot_timeout s without ctl/up, or 90 s without the heartbeat
 	# its init writes every 10 s, not after the command's whole timeout.
@@ -289,6 +323,7 @@ else
 			beat=$(stat -c %Y "$ctl/alive" 2>/dev/null || stat -c %Y "$ctl/up")
 			if [ $(($(date +%s) - beat)) -gt 90 ]; then
 				echo "nested-kvm: the nested machine froze: no heartbeat for 90 s" >&2
+				freeze_report
 				kill -TERM "$pid" 2>/dev/null
 				exit 0
 			fi
@@ -318,7 +353,7 @@ fi
 last_lines() {
 	[ -s "$tmp/console.log" ] || return 0
 	echo "nested-kvm: the last lines of its console:" >&2
-	tail -n 25 "$tmp/console.log" | sed 's/^/nested-kvm: | /' >&2
+	tail -n 45 "$tmp/console.log" | sed 's/^/nested-kvm: | /' >&2
 }
 if [ "$status" = 124 ]; then
 	echo "nested-kvm: timed out after $timeout_s s" >&2

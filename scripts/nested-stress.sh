@@ -10,6 +10,8 @@
 # build/nested-stress.log; the table at the end counts per config: runs, runs that passed,
 # runs with failing tests (smolvm's, or the guest's), broken machines (exit 125 or 124),
 # and the median time of a run. Build first (make smolvm guest guest-tools).
+#   SMOLVM_STRESS_LOAD=N  keeps N busy loops running beside the machines (CI's machine may be
+#                         busy with other work; a loaded host widens QEMU's races)
 set -uo pipefail
 
 [ $# -ge 2 ] || { echo "usage: $0 ROUNDS CONFIGS [TEST]..." >&2; exit 2; }
@@ -22,7 +24,12 @@ shift 2
 mkdir -p build
 log=build/nested-stress.log
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+load=()
+for ((i = 0; i < ${SMOLVM_STRESS_LOAD:-0}; i++)); do
+	(while :; do :; done) &
+	load+=($!)
+done
+trap 'rm -f "$out"; [ ${#load[@]} = 0 ] || kill "${load[@]}" 2>/dev/null' EXIT
 export SMOLVM_NESTED_TIMEOUT=${SMOLVM_PART_TIMEOUT:-600}
 
 for ((r = 1; r <= rounds; r++)); do
@@ -38,7 +45,7 @@ for ((r = 1; r <= rounds; r++)); do
 			124 | 125) what=broken ;;
 			*) what=failed ;;
 			esac
-			echo "$c $what $took $t round=$r rc=$rc" | tee -a "$log"
+			echo "$c $what $took $t round=$r rc=$rc load=${#load[@]}" | tee -a "$log"
 			[ "$what" = passed ] || tail -n 30 "$out" | sed "s|^|    $c: |" >>"$log"
 		done
 	done
