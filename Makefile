@@ -57,7 +57,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzzers/%)
 TOOL_BIN := $(TOOL_SRC:tests/guest/tools/%.c=build/guest-tools/%)
 
 .PHONY: all clean check unit fuzz fuzz-build integration run run-disk deps bench format guest \
-	guest-tools install uninstall
+	guest-tools efi-iso install uninstall
 
 all: smolvm
 
@@ -142,11 +142,15 @@ deps:
 guest:
 	tests/guest/build-guest.sh
 
+# An EFI-bootable ISO (GRUB) around the test guest, for tests/integration/test_nested_efi.py.
+efi-iso: guest
+	tests/guest/build-efi-iso.sh
+
 # Integration tests boot real guests, inside the nested KVM machine when /dev/kvm cannot boot Linux,
 # one machine per test file (scripts/integration.sh: a file whose machine broke runs again).
 # TESTS picks files or tests (TESTS=tests/integration/test_net.py); PYTEST_ARGS adds options.
 TESTS ?= tests/integration
-integration: smolvm guest guest-tools
+integration: smolvm guest guest-tools efi-iso
 	PYTEST_ARGS='$(PYTEST_ARGS)' scripts/integration.sh $(TESTS)
 
 # check and run install what is missing first (deps), then build: pkg-config, asked when

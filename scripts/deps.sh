@@ -12,6 +12,10 @@ build="gcc make pkg-config libslirp-dev libglib2.0-dev clang libclang-rt-14-dev 
 # table tools.
 tests="qemu-system-x86 busybox-static cpio kmod python3 python3-pytest python3-pytest-timeout python3-pexpect
 	e2fsprogs lz4 xz-utils gzip iproute2 acpica-tools apt dpkg-dev util-linux mount coreutils"
+# The EFI test (tests/integration/test_nested_efi.py): Debian's OVMF, GRUB and the ISO tools
+# for its boot image, and what scripts/nested-qemu/build.sh needs to build its outer QEMU.
+tests="$tests ovmf grub-efi-amd64-bin grub-common xorriso mtools
+	meson ninja-build zlib1g-dev libpixman-1-dev libfdt-dev libcap-ng-dev patch"
 
 # shellcheck disable=SC2086 # word splitting of the package lists is intended
 installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $build $tests 2>/dev/null |

@@ -3,13 +3,14 @@
 #
 # Usage: scripts/nested-qemu/build.sh     (prints the path of qemu-system-x86_64 on stdout)
 #
-# Why: Debian's QEMU aborts when OVMF runs under the nested machine's KVM (cr8-lock.patch
-# says why). This builds the same QEMU from Debian's own source package, the version of the
-# installed qemu-system-x86, with the *.patch files next to this script applied: only
-# x86_64-softmmu, TCG and 9p (virtfs), nothing else the nested machine does not use. It
-# reads the firmware (SeaBIOS, option ROMs) from the installed Debian packages.
+# Why: with EFI firmware under the nested machine's KVM, Debian's QEMU aborts at once
+# (cr8-lock.patch) or, about one boot in 25, freezes the machine silently (ignne-race.patch);
+# each patch's header says why. This builds the same QEMU from Debian's own source package,
+# the version of the installed qemu-system-x86, with the *.patch files next to this script
+# applied: only x86_64-softmmu, TCG and 9p (virtfs), nothing else the nested machine does not
+# use. It reads the firmware (SeaBIOS, option ROMs) from the installed Debian packages.
 #
-# Built once per machine, about 6 minutes on 2 cores, into
+# Built once per machine, about 7 minutes on 2 cores, into
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/smolvm/nested-qemu/VERSION-HASH/bin/qemu-system-x86_64
 # keyed on the Debian source version and a hash of the patches and the configure options;
 # a new key replaces the old build.
@@ -21,7 +22,9 @@
 # Needs (Debian, scripts/deps.sh installs them): the build packages listed in $build_deps
 # below, and qemu-system-x86 (whose version is built, and whose firmware is used).
 set -euo pipefail
-
+# All in braces: bash reads the whole script before running it, so editing it during a build
+# cannot change what the running copy does next.
+{
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/smolvm/nested-qemu
 # What QEMU 7.2's configure needs for this build: meson and ninja run it, python3 runs its
@@ -30,8 +33,9 @@ cache=${XDG_CACHE_HOME:-$HOME/.cache}/smolvm/nested-qemu
 # applies our patches, dpkg-source (dpkg-dev) unpacks Debian's.
 build_deps="gcc make ninja-build meson python3 pkg-config libglib2.0-dev libpixman-1-dev
 	zlib1g-dev libfdt-dev libcap-ng-dev dpkg-dev patch binutils"
-# The firmware path is Debian's (debian/rules): the binary lives in our cache, the ROMs stay
-# in qemu-system-data, seabios and ipxe-qemu.
+# The firmware path is Debian's (debian/rules): the binary lives in our cache (its --prefix,
+# so QEMU finds nothing of its own elsewhere), the ROMs stay in qemu-system-data, seabios and
+# ipxe-qemu, found by that absolute path.
 configure_opts=(--target-list=x86_64-softmmu --without-default-features --enable-tcg
 	--enable-virtfs --enable-cap-ng --enable-attr --enable-fdt=system --disable-docs
 	--disable-werror --firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu)
@@ -73,7 +77,7 @@ work=$(mktemp -d "$cache/tmp.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 start=$(date +%s)
 echo "nested-qemu: building QEMU $ver with $(cd "$here" && echo *.patch) into $dir" \
-	"(once per machine, about 6 minutes on 2 cores)" >&2
+	"(once per machine, about 7 minutes on 2 cores)" >&2
 
 # 1. Debian's source package, through a temporary apt configuration with deb-src entries.
 apt="$work/apt"
@@ -98,6 +102,7 @@ apt-get "${aptopts[@]}" update >"$work/apt.log" 2>&1 ||
 mkdir "$work/src"
 (cd "$work/src" && apt-get "${aptopts[@]}" source --download-only "qemu=$ver") >>"$work/apt.log" 2>&1 ||
 	{ cat "$work/apt.log" >&2; die "apt-get source qemu=$ver failed"; }
+# apt checked the files against the signed archive's hashes; dpkg-source need not.
 dpkg-source --no-check -x "$work"/src/qemu_*.dsc "$work/qemu" >>"$work/apt.log" 2>&1 ||
 	{ cat "$work/apt.log" >&2; die "dpkg-source could not unpack qemu $ver"; }
 rm -rf "$work/src"
@@ -119,11 +124,13 @@ strip -o "$work/out/bin/qemu-system-x86_64" "$work/qemu/b/qemu-system-x86_64"
 "$work/out/bin/qemu-system-x86_64" --version >"$work/out/version" ||
 	die "the built qemu-system-x86_64 does not run"
 
-# 3. Swap the build in whole; drop builds of other versions or patches.
-for old in "$cache"/*/bin/qemu-system-x86_64; do
+# 3. Swap the build in whole; drop builds of other versions or patches (named VERSION-HASH,
+#    VERSION starting with its epoch: other files here, e.g. debian13.sh's, stay).
+for old in "$cache"/[0-9]*/bin/qemu-system-x86_64; do
 	[ -e "$old" ] || continue
 	rm -rf "${old%/bin/qemu-system-x86_64}"
 done
 mv "$work/out" "$dir"
 echo "nested-qemu: built in $(($(date +%s) - start)) s: $(head -n 1 "$dir/version")" >&2
 echo "$qemu"
+}
