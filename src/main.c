@@ -4,8 +4,9 @@
  * A guest's port or MMIO access leaves KVM_RUN in a vCPU thread (vmm/vcpu.c), goes to the
  * PIO or MMIO bus (vmm/bus.c), and reaches the device registered for that range below:
  * the UART at 0x3f8 (devices/serial.c), the RTC at 0x70 (devices/rtc.c), the i8042 reset
- * line (devices/i8042.c), the ACPI power registers (devices/acpi_pm.c), PCI configuration
- * space (pci/pci.c) and, through it, the BARs of the PCI devices.
+ * line (devices/i8042.c), the ACPI power registers (devices/acpi_pm.c), the power button's
+ * event register (devices/ged.c), PCI configuration space (pci/pci.c) and, through it, the
+ * BARs of the PCI devices.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "arch/x86/layout.h"
 #include "boot/kernel.h"
 #include "cli/options.h"
+#include "devices/ged.h"
 #include "devices/legacy.h"
 #include "devices/serial.h"
 #include "devices/virtio_devices.h"
@@ -58,7 +60,7 @@ static int machine_add_devices(struct vm *vm)
 	struct virtio_console *hvc;
 
 	if (!com1 || rtc_create(vm) || i8042_create(vm) || acpi_pm_create(vm) ||
-	    post_port_create(vm) || pci_host_create(vm)) {
+	    post_port_create(vm) || pci_host_create(vm) || !(vm->ged = ged_create(vm))) {
 		log_error("cannot create the platform devices");
 		return -1;
 	}
