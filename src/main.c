@@ -23,11 +23,13 @@
 #include "devices/legacy.h"
 #include "devices/serial.h"
 #include "devices/virtio_devices.h"
+#include "monitor/monitor.h"
 #include "pci/pci.h"
 #include "term/console.h"
 #include "term/term.h"
 #include "vmm/log.h"
 #include "vmm/main_loop.h"
+#include "vmm/power_down.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -155,6 +157,39 @@ static int machine_create_vcpus(struct vm *vm, const struct boot_entry *entry)
 	return 0;
 }
 
+/* What the monitor's commands act on. */
+static void machine_press_power_button(void *opaque)
+{
+	struct vm *vm = opaque;
+
+	ged_press_power_button(vm->ged);
+}
+
+static const char *machine_status(void *opaque)
+{
+	return "running"; /* the main loop, which runs the monitor, stops with the VM */
+}
+
+static void machine_quit(void *opaque)
+{
+	vm_request_stop(opaque, VM_STOP_QUIT, 0);
+}
+
+/* SIGTERM presses the power button; the monitor, if asked for, starts answering. */
+static int machine_start_control(struct vm *vm, struct monitor *mon)
+{
+	const struct monitor_target target = {
+		.press_power_button = machine_press_power_button,
+		.status = machine_status,
+		.quit = machine_quit,
+		.opaque = vm,
+	};
+
+	if (power_down_init(vm) != 0)
+		return -1;
+	return mon ? monitor_start(mon, &target) : 0;
+}
+
 /* A guest reboot starts everything afresh: the same command line, a new process. */
 static _Noreturn void machine_restart(char **argv)
 {
@@ -169,6 +204,7 @@ int main(int argc, char **argv)
 	struct kernel_image kernel;
 	struct boot_entry entry;
 	struct vm vm;
+	struct monitor *mon = NULL;
 	int initrd_fd = -1;
 	uint64_t initrd_size = 0;
 	enum vm_stop stop;
@@ -186,6 +222,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	if (cfg.initramfs && boot_open_initrd(cfg.initramfs, &initrd_fd, &initrd_size) != 0)
 		return EXIT_USAGE;
+	if (cfg.monitor_path && !(mon = monitor_open(cfg.monitor_path)))
+		return EXIT_USAGE;
 
 	main_loop_block_signals();
 	if (vm_create(&vm, &cfg) != 0 || machine_add_devices(&vm) != 0 ||
@@ -198,7 +236,7 @@ int main(int argc, char **argv)
 	kernel_close(&kernel);
 	if (initrd_fd >= 0)
 		close(initrd_fd);
-	if (machine_create_vcpus(&vm, &entry) != 0)
+	if (machine_create_vcpus(&vm, &entry) != 0 || machine_start_control(&vm, mon) != 0)
 		return EXIT_GUEST_ERROR;
 
 	if (console_init(&vm, term_enter_raw()) != 0)
@@ -208,6 +246,7 @@ int main(int argc, char **argv)
 			return EXIT_GUEST_ERROR;
 
 	stop = main_loop_run(&vm);
+	monitor_close(mon);
 	vcpu_stop_all(&vm);
 	if (stop == VM_STOP_SIGNAL && getenv("SMOLVM_DEBUG"))
 		for (unsigned i = 0; i < vm.ncpus; i++)
