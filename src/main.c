@@ -222,10 +222,12 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	if (cfg.initramfs && boot_open_initrd(cfg.initramfs, &initrd_fd, &initrd_size) != 0)
 		return EXIT_USAGE;
+
+	/* Blocked before the monitor's socket exists: a signal now must not kill smolvm before
+	 * its exit removes the socket. */
+	main_loop_block_signals();
 	if (cfg.monitor_path && !(mon = monitor_open(cfg.monitor_path)))
 		return EXIT_USAGE;
-
-	main_loop_block_signals();
 	if (vm_create(&vm, &cfg) != 0 || machine_add_devices(&vm) != 0 ||
 	    machine_write_acpi(&vm) != 0)
 		return EXIT_GUEST_ERROR;
