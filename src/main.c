@@ -4,8 +4,9 @@
  * A guest's port or MMIO access leaves KVM_RUN in a vCPU thread (vmm/vcpu.c), goes to the
  * PIO or MMIO bus (vmm/bus.c), and reaches the device registered for that range below:
  * the UART at 0x3f8 (devices/serial.c), the RTC at 0x70 (devices/rtc.c), the i8042 reset
- * line (devices/i8042.c), the ACPI power registers (devices/acpi_pm.c), PCI configuration
- * space (pci/pci.c) and, through it, the BARs of the PCI devices.
+ * line (devices/i8042.c), the ACPI power registers (devices/acpi_pm.c), the power button's
+ * event register (devices/ged.c), PCI configuration space (pci/pci.c) and, through it, the
+ * BARs of the PCI devices.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,14 +19,17 @@
 #include "arch/x86/layout.h"
 #include "boot/kernel.h"
 #include "cli/options.h"
+#include "devices/ged.h"
 #include "devices/legacy.h"
 #include "devices/serial.h"
 #include "devices/virtio_devices.h"
+#include "monitor/monitor.h"
 #include "pci/pci.h"
 #include "term/console.h"
 #include "term/term.h"
 #include "vmm/log.h"
 #include "vmm/main_loop.h"
+#include "vmm/power_down.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -58,7 +62,7 @@ static int machine_add_devices(struct vm *vm)
 	struct virtio_console *hvc;
 
 	if (!com1 || rtc_create(vm) || i8042_create(vm) || acpi_pm_create(vm) ||
-	    post_port_create(vm) || pci_host_create(vm)) {
+	    post_port_create(vm) || pci_host_create(vm) || !(vm->ged = ged_create(vm))) {
 		log_error("cannot create the platform devices");
 		return -1;
 	}
@@ -153,6 +157,39 @@ static int machine_create_vcpus(struct vm *vm, const struct boot_entry *entry)
 	return 0;
 }
 
+/* What the monitor's commands act on. */
+static void machine_press_power_button(void *opaque)
+{
+	struct vm *vm = opaque;
+
+	ged_press_power_button(vm->ged);
+}
+
+static const char *machine_status(void *opaque)
+{
+	return "running"; /* the main loop, which runs the monitor, stops with the VM */
+}
+
+static void machine_quit(void *opaque)
+{
+	vm_request_stop(opaque, VM_STOP_QUIT, 0);
+}
+
+/* SIGTERM presses the power button; the monitor, if asked for, starts answering. */
+static int machine_start_control(struct vm *vm, struct monitor *mon)
+{
+	const struct monitor_target target = {
+		.press_power_button = machine_press_power_button,
+		.status = machine_status,
+		.quit = machine_quit,
+		.opaque = vm,
+	};
+
+	if (power_down_init(vm) != 0)
+		return -1;
+	return mon ? monitor_start(mon, &target) : 0;
+}
+
 /* A guest reboot starts everything afresh: the same command line, a new process. */
 static _Noreturn void machine_restart(char **argv)
 {
@@ -167,6 +204,7 @@ int main(int argc, char **argv)
 	struct kernel_image kernel;
 	struct boot_entry entry;
 	struct vm vm;
+	struct monitor *mon = NULL;
 	int initrd_fd = -1;
 	uint64_t initrd_size = 0;
 	enum vm_stop stop;
@@ -185,7 +223,11 @@ int main(int argc, char **argv)
 	if (cfg.initramfs && boot_open_initrd(cfg.initramfs, &initrd_fd, &initrd_size) != 0)
 		return EXIT_USAGE;
 
+	/* Blocked before the monitor's socket exists: a signal now must not kill smolvm before
+	 * its exit removes the socket. */
 	main_loop_block_signals();
+	if (cfg.monitor_path && !(mon = monitor_open(cfg.monitor_path)))
+		return EXIT_USAGE;
 	if (vm_create(&vm, &cfg) != 0 || machine_add_devices(&vm) != 0 ||
 	    machine_write_acpi(&vm) != 0)
 		return EXIT_GUEST_ERROR;
@@ -196,7 +238,7 @@ int main(int argc, char **argv)
 	kernel_close(&kernel);
 	if (initrd_fd >= 0)
 		close(initrd_fd);
-	if (machine_create_vcpus(&vm, &entry) != 0)
+	if (machine_create_vcpus(&vm, &entry) != 0 || machine_start_control(&vm, mon) != 0)
 		return EXIT_GUEST_ERROR;
 
 	if (console_init(&vm, term_enter_raw()) != 0)
@@ -206,6 +248,7 @@ int main(int argc, char **argv)
 			return EXIT_GUEST_ERROR;
 
 	stop = main_loop_run(&vm);
+	monitor_close(mon);
 	vcpu_stop_all(&vm);
 	if (stop == VM_STOP_SIGNAL && getenv("SMOLVM_DEBUG"))
 		for (unsigned i = 0; i < vm.ncpus; i++)

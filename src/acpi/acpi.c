@@ -2,7 +2,7 @@
  * ACPI tables for a hardware-reduced x86 platform (ACPI 6.x chapter 5): the guest finds the
  * RSDP by scanning 0xe0000-0xfffff or through the boot protocol, follows it to the XSDT, and
  * from there to the FADT (power-off/reset registers, DSDT address), MADT (CPUs, I/O APIC) and
- * MCFG (PCI ECAM). Layouts are packed structs whose sizes are asserted against the spec.
+ * MCFG (PCI ECAM). The DSDT also holds the power button and the GED that signals it. Layouts are packed structs whose sizes are asserted against the spec.
  */
 #include "acpi/acpi.h"
 
@@ -11,6 +11,7 @@
 
 #include "acpi/aml.h"
 #include "arch/x86/layout.h"
+#include "devices/ged.h"
 
 #define ACPI_OEM_ID	  "SMOLVM"
 #define ACPI_OEM_TABLE_ID "SMOLVM  "
@@ -355,6 +356,50 @@ static void dsdt_isa_device(struct aml *a, const char *name, const char *hid, ui
 	aml_pkg_end(a, dev);
 }
 
+/*
+ * The power button: a control-method PNP0C0C button (the FADT says there is no fixed one) and
+ * the Generic Event Device that signals it. On the GED's interrupt the OS runs _EVT, which
+ * reads the event register once (the read clears it) and sends Notify(PWRB, 0x80), "button
+ * pressed", for the power-button bit. Linux's button driver turns that into KEY_POWER.
+ */
+static void dsdt_power_button(struct aml *a)
+{
+	size_t dev = aml_device_begin(a, "PWRB");
+	aml_name_eisaid(a, "_HID", "PNP0C0C");
+	aml_name_integer(a, "_UID", 0);
+	aml_pkg_end(a, dev);
+
+	dev = aml_device_begin(a, "GED");
+	aml_name(a, "_HID");
+	aml_string(a, "ACPI0013"); /* no EisaId form: the ACPI prefix is four letters */
+	aml_name_integer(a, "_UID", 0);
+	aml_name(a, "_CRS");
+	size_t rt = aml_rt_begin(a);
+	aml_rt_interrupt(a, IRQ_GED, true, false);
+	aml_rt_end(a, rt);
+	aml_operation_region(a, "EREG", AML_REGION_SYSTEM_MEMORY, LAYOUT_GED + GED_REG_EVENTS, 4);
+	size_t field = aml_field_begin(a, "EREG", AML_FIELD_DWORD_ACC | AML_FIELD_WRITE_AS_ZEROS);
+	aml_field_unit(a, "EVTS", 32);
+	aml_pkg_end(a, field);
+
+	/* Arg0 is the GSI that fired; the GED has one, so it is not looked at. */
+	size_t method = aml_method_begin(a, "_EVT", 1, true);
+	aml_op_store(a); /* Local0 = EVTS: the one read of the register */
+	aml_namestring(a, "EVTS");
+	aml_local(a, 0);
+	size_t cond = aml_if_begin(a); /* If (Local0 & GED_EVENT_POWER_BUTTON) */
+	aml_op_and(a);
+	aml_local(a, 0);
+	aml_integer(a, GED_EVENT_POWER_BUTTON);
+	aml_null_target(a);
+	aml_op_notify(a);
+	aml_namestring(a, "\\_SB.PWRB");
+	aml_integer(a, 0x80);
+	aml_pkg_end(a, cond);
+	aml_pkg_end(a, method);
+	aml_pkg_end(a, dev);
+}
+
 /* The DSDT's body (AML after the header); 0 or the builder's error. */
 static int dsdt_build(struct aml *a, const struct acpi_config *cfg)
 {
@@ -374,6 +419,7 @@ static int dsdt_build(struct aml *a, const struct acpi_config *cfg)
 
 	dsdt_isa_device(a, "COM1", "PNP0501", PORT_COM1, 8, IRQ_COM1);
 	dsdt_isa_device(a, "RTC", "PNP0B00", PORT_RTC, 2, IRQ_RTC);
+	dsdt_power_button(a);
 	aml_pkg_end(a, sb);
 
 	/* S5 (soft off): the OS writes SLP_TYP from the first element to the sleep control

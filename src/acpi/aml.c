@@ -33,8 +33,14 @@ enum {
 	RT_END_TAG = 0x79,
 	RT_DWORD_ADDR = 0x87,
 	RT_WORD_ADDR = 0x88,
+	RT_EXT_IRQ = 0x89,
 	RT_QWORD_ADDR = 0x8a,
 };
+
+/* Extended Interrupt Descriptor flags; exclusive and not wake-capable when clear. */
+#define RT_IRQ_CONSUMER   0x01
+#define RT_IRQ_EDGE       0x02
+#define RT_IRQ_ACTIVE_LOW 0x04
 
 enum { RT_SPACE_MEMORY = 0, RT_SPACE_IO = 1, RT_SPACE_BUS = 2 };
 
@@ -414,6 +420,19 @@ void aml_rt_irq(struct aml *a, uint8_t irq)
 	}
 	aml_byte(a, RT_IRQ_NOFLAGS);
 	aml_le(a, 1u << irq, 2);
+}
+
+void aml_rt_interrupt(struct aml *a, uint32_t gsi, bool level, bool active_low)
+{
+	const uint8_t d[9] = {
+	    RT_EXT_IRQ,
+	    6, 0, /* the bytes after the length: flags, count and one 32-bit number */
+	    (uint8_t)(RT_IRQ_CONSUMER | (level ? 0 : RT_IRQ_EDGE) | (active_low ? RT_IRQ_ACTIVE_LOW : 0)),
+	    1,
+	    (uint8_t)gsi, (uint8_t)(gsi >> 8), (uint8_t)(gsi >> 16), (uint8_t)(gsi >> 24),
+	};
+
+	aml_append(a, d, sizeof(d));
 }
 
 /* Word, DWord and QWord address-space descriptors differ only in tag and field width:

@@ -67,10 +67,48 @@ void aml_rt_end(struct aml *a, size_t mark);
 void aml_rt_io(struct aml *a, uint16_t base, uint8_t len);
 /* An ISA IRQ, edge-triggered and active high (IRQNoFlags). */
 void aml_rt_irq(struct aml *a, uint8_t irq);
+/* One GSI the device consumes, not shared (Extended Interrupt Descriptor). */
+void aml_rt_interrupt(struct aml *a, uint32_t gsi, bool level, bool active_low);
 void aml_rt_word_bus(struct aml *a, uint16_t first, uint16_t last);
 void aml_rt_word_io(struct aml *a, uint16_t base, uint32_t len);
 /* Read-write, non-cacheable memory; a range past the descriptor's width is -EINVAL. */
 void aml_rt_dword_memory(struct aml *a, bool producer, uint64_t base, uint64_t len);
 void aml_rt_qword_memory(struct aml *a, bool producer, uint64_t base, uint64_t len);
+
+/*
+ * Control methods (ACPI 6.x 19.6 and 20.2.5), enough for a GED's _EVT: operation regions and
+ * their fields, methods, If, and a few operators. Operators are written in AML's own prefix
+ * order: the aml_op_*() call emits the operator, then the caller appends its operands as the
+ * next objects (names, integers, locals, other operators), e.g. Store(EVTS, Local0) is
+ * aml_op_store(a); aml_namestring(a, "EVTS"); aml_local(a, 0);
+ */
+enum aml_region_space { AML_REGION_SYSTEM_MEMORY = 0, AML_REGION_SYSTEM_IO = 1 };
+/* FieldFlags: access width in bits 3:0, update rule in bits 6:5 (lock rule 0: NoLock). */
+#define AML_FIELD_DWORD_ACC      0x03
+#define AML_FIELD_WRITE_AS_ZEROS 0x40
+
+void aml_operation_region(struct aml *a, const char *name, enum aml_region_space space,
+			  uint64_t offset, uint64_t len);
+/* Field(region, flags) { units }: close with aml_pkg_end(). */
+size_t aml_field_begin(struct aml *a, const char *region, uint8_t flags);
+/* A named field unit of bits bits: name is one NameSeg (1-4 characters, no path). */
+void aml_field_unit(struct aml *a, const char *name, uint32_t bits);
+/* Method(name, nargs (0-7), Serialized or NotSerialized): close with aml_pkg_end(). */
+size_t aml_method_begin(struct aml *a, const char *name, unsigned nargs, bool serialized);
+/* If (predicate) { body }: append the predicate, then the body; close with aml_pkg_end(). */
+size_t aml_if_begin(struct aml *a);
+
+/* LocalN (0-7) and ArgN (0-6) as operands or targets. */
+void aml_local(struct aml *a, unsigned n);
+void aml_arg(struct aml *a, unsigned n);
+/* No target: the result of an operator such as And is not stored. */
+void aml_null_target(struct aml *a);
+
+/* Store(source, target) */
+void aml_op_store(struct aml *a);
+/* And(operand, operand, target) */
+void aml_op_and(struct aml *a);
+/* Notify(object, value) */
+void aml_op_notify(struct aml *a);
 
 #endif

@@ -122,6 +122,45 @@ static int opt_nographic(struct vm_config *cfg, const char *opt, const char *arg
 	return 0;
 }
 
+static int opt_shutdown_timeout(struct vm_config *cfg, const char *opt, const char *arg)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] < '0' || arg[0] > '9' ||
+	    n > VM_MAX_SHUTDOWN_TIMEOUT) {
+		log_error("%s: '%s' is not a number of seconds from 0 to %d", opt, arg,
+			  VM_MAX_SHUTDOWN_TIMEOUT);
+		return -1;
+	}
+	cfg->shutdown_timeout = (unsigned)n;
+	return 0;
+}
+
+static int opt_monitor(struct vm_config *cfg, const char *opt, const char *arg)
+{
+	const char *path = strncmp(arg, "unix:", 5) == 0 ? arg + 5 : NULL;
+
+	if (cfg->monitor_path) {
+		log_error("%s '%s': smolvm has one monitor, already given as unix:%s", opt, arg,
+			  cfg->monitor_path);
+		return -1;
+	}
+	if (!path || !*path) {
+		log_error("%s: '%s' is not unix:PATH (a unix socket is the only kind)", opt, arg);
+		return -1;
+	}
+	if (strlen(path) > MONITOR_PATH_MAX) {
+		log_error("%s: the socket path '%s' is longer than %d bytes", opt, path,
+			  MONITOR_PATH_MAX);
+		return -1;
+	}
+	cfg->monitor_path = path;
+	return 0;
+}
+
 static const struct option_def option_table[] = {
 	{.name = "-kernel", .arg = "FILE", .apply = opt_kernel,
 	 .help = "Linux kernel: a bzImage or an ELF vmlinux with a PVH note"},
@@ -144,6 +183,10 @@ static const struct option_def option_table[] = {
 	 .help = "exit when the guest reboots instead of restarting it"},
 	{.name = "-nographic", .apply = opt_nographic,
 	 .help = "no window: the consoles use this terminal (the default)"},
+	{.name = "-shutdown-timeout", .arg = "SECONDS", .apply = opt_shutdown_timeout,
+	 .help = "time to power off after SIGTERM, then stopped (default 30)"},
+	{.name = "-monitor", .arg = "unix:PATH", .apply = opt_monitor,
+	 .help = "a command socket (mode 0600): system_powerdown, info status, quit"},
 };
 
 #define NOPTIONS (sizeof(option_table) / sizeof(option_table[0]))
@@ -165,7 +208,8 @@ static void options_usage(FILE *out)
 	fprintf(out, "  %-26s %s\n", "--version", "show the version");
 	fprintf(out, "\nConsole: Ctrl-A x quits, Ctrl-A h lists the escapes, "
 		     "Ctrl-A Ctrl-A sends Ctrl-A.\n"
-		     "Exit status: 0 the guest powered off (or Ctrl-A x), 1 the VM failed,\n"
+		     "SIGTERM presses the guest's power button; a second one stops it at once.\n"
+		     "Exit status: 0 the guest powered off (or Ctrl-A x, or quit), 1 the VM failed,\n"
 		     "2 bad options or input files, 128+N signal N. More: man smolvm\n");
 }
 
@@ -192,6 +236,7 @@ enum options_result options_parse(int argc, char **argv, struct vm_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->mem_size = 512ULL << 20;
 	cfg->ncpus = 1;
+	cfg->shutdown_timeout = VM_DEFAULT_SHUTDOWN_TIMEOUT;
 
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];

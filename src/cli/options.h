@@ -14,6 +14,10 @@
 #define VM_MAX_HOSTFWDS 16
 #define SHARE_TAG_MAX   36 /* virtio-fs config: tag[36] */
 
+#define VM_DEFAULT_SHUTDOWN_TIMEOUT 30    /* seconds */
+#define VM_MAX_SHUTDOWN_TIMEOUT     86400 /* a day: past that, a typo more likely than a wish */
+#define MONITOR_PATH_MAX            107   /* sun_path holds 108 bytes with the NUL */
+
 /* -drive file=PATH[,format=raw][,readonly=on][,cache=MODE], -hda PATH */
 enum drive_cache {
 	DRIVE_CACHE_WRITEBACK, /* host page cache; flush = fdatasync (qemu's default) */
@@ -73,6 +77,8 @@ struct vm_config {
 	struct net_config net;
 	struct share_config share[VM_MAX_SHARES];
 	unsigned nshares;
+	unsigned shutdown_timeout; /* seconds from SIGTERM's button press to a forced stop */
+	const char *monitor_path;  /* -monitor unix:PATH, or NULL */
 };
 
 enum options_result {

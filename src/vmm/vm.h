@@ -16,6 +16,7 @@
 struct vcpu;
 struct kvm_cpuid2;
 struct pci_host;
+struct ged;
 
 /* Why the VM stops: decides what smolvm does next. */
 enum vm_stop {
@@ -37,6 +38,7 @@ struct vm {
 	struct vcpu *vcpus;
 	unsigned ncpus;
 	struct pci_host *pci;
+	struct ged *ged; /* signals the power button (devices/ged.c) */
 
 	int stop_fd;                 /* eventfd, readable once a stop was requested */
 	_Atomic int stop_reason;     /* enum vm_stop; the first request wins */

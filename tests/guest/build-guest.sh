@@ -7,8 +7,9 @@
 # Produces, from the current linux-image-cloud-amd64 and busybox-static:
 #   bzImage       Debian's vmlinuz as shipped (Linux boot protocol)
 #   vmlinux       the ELF kernel inside bzImage's compressed payload (boots through its PVH note)
-#   initramfs.gz  busybox + the virtio modules; /init runs /test.sh if present (then powers
-#                 off), else an interactive shell on the console. Tests append /test.sh as an
+#   initramfs.gz  busybox + the virtio, ACPI button and evdev modules; /init starts acpid
+#                 (power button: /etc/acpi/PWRF/00000080 = power-button.sh), runs /test.sh
+#                 if present (then powers off), else an interactive shell on the console. Tests append /test.sh as an
 #                 uncompressed cpio archive after this one.
 #   version       the kernel release, for messages
 # Runs again only when the kernel package, busybox or this script changed.
@@ -16,7 +17,7 @@ set -euo pipefail
 
 out=${SMOLVM_GUEST_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/smolvm/guest}
 # Loaded in this order by /init, each after the modules it depends on.
-modules="virtio_pci virtio_console virtio_blk virtio_net virtio_rng virtiofs"
+modules="virtio_pci virtio_console virtio_blk virtio_net virtio_rng virtiofs button evdev"
 
 die() {
 	echo "build-guest: $*" >&2
@@ -32,7 +33,8 @@ flock 9
 versions=$(apt-cache policy linux-image-cloud-amd64 busybox-static 2>/dev/null |
 	awk '/^[^ ]/ { p = $1 } $1 == "Candidate:" && $2 != "(none)" { printf "%s%s ", p, $2 }')
 here=$(cd "$(dirname "$0")" && pwd)
-stamp="$versions$(cat "$here/build-guest.sh" "$here/init" "$here/udhcpc.script" | sha256sum | cut -c1-16)"
+stamp="$versions$(cat "$here/build-guest.sh" "$here/init" "$here/udhcpc.script" "$here/power-button.sh" |
+	sha256sum | cut -c1-16)"
 
 if [ -e "$out/stamp" ] && [ -e "$out/initramfs.gz" ]; then
 	if [ -z "$versions" ] || [ "$(cat "$out/stamp")" = "$stamp" ]; then
@@ -137,6 +139,9 @@ chmod 755 "$root/init"
 mkdir -p "$root/etc/udhcpc"
 cp "$here/udhcpc.script" "$root/etc/udhcpc/default.script"
 chmod 755 "$root/etc/udhcpc/default.script"
+mkdir -p "$root/etc/acpi/PWRF"
+cp "$here/power-button.sh" "$root/etc/acpi/PWRF/00000080"
+chmod 755 "$root/etc/acpi/PWRF/00000080"
 (cd "$root" && find . -print0 | LC_ALL=C sort -z |
 	cpio --null -o -H newc -R 0:0 --quiet | gzip -9n) >"$work/guest/initramfs.gz"
 echo "$stamp" >"$work/guest/stamp"

@@ -95,6 +95,8 @@ static void test_defaults(void)
 	CHECK_EQ(c.ncpus, 1);
 	CHECK(!c.no_reboot);
 	CHECK(!c.nographic);
+	CHECK_EQ(c.shutdown_timeout, 30);
+	CHECK(c.monitor_path == NULL);
 	CHECK_STR(err_text, "");
 	CHECK_STR(out_text, "");
 }
@@ -370,6 +372,51 @@ static void test_errors(void)
 	}
 }
 
+static void test_shutdown_timeout_and_monitor(void)
+{
+	struct vm_config c;
+
+	CHECK_EQ(parse(&c, "-kernel", "k", "-shutdown-timeout", "5", "-monitor",
+		       "unix:/run/vm.sock", NULL),
+		 OPTIONS_RUN);
+	CHECK_EQ(c.shutdown_timeout, 5);
+	CHECK_STR(c.monitor_path, "/run/vm.sock");
+	CHECK_EQ(parse(&c, "-kernel", "k", "--shutdown-timeout", "0", NULL), OPTIONS_RUN);
+	CHECK_EQ(c.shutdown_timeout, 0);
+	CHECK_EQ(parse(&c, "-kernel", "k", "-shutdown-timeout", "86400", NULL), OPTIONS_RUN);
+	CHECK_EQ(c.shutdown_timeout, 86400);
+	/* A relative path is the user's to choose; a colon later in it is part of it. */
+	CHECK_EQ(parse(&c, "-kernel", "k", "-monitor", "unix:a:b", NULL), OPTIONS_RUN);
+	CHECK_STR(c.monitor_path, "a:b");
+
+	CHECK_FAILS("-shutdown-timeout", "'86401'", "-kernel", "k", "-shutdown-timeout", "86401");
+	CHECK_FAILS("-shutdown-timeout", "'-1'", "-kernel", "k", "-shutdown-timeout", "-1");
+	CHECK_FAILS("-shutdown-timeout", "'+5'", "-kernel", "k", "-shutdown-timeout", "+5");
+	CHECK_FAILS("-shutdown-timeout", "'5s'", "-kernel", "k", "-shutdown-timeout", "5s");
+	CHECK_FAILS("-shutdown-timeout", "''", "-kernel", "k", "-shutdown-timeout", "");
+	CHECK_FAILS("-shutdown-timeout", "'99999999999999999999'", "-kernel", "k",
+		    "-shutdown-timeout", "99999999999999999999");
+	CHECK_FAILS("-shutdown-timeout needs an argument", "SECONDS", "-kernel", "k",
+		    "-shutdown-timeout");
+	CHECK_FAILS("-monitor", "'/tmp/m'", "-kernel", "k", "-monitor", "/tmp/m");
+	CHECK_FAILS("-monitor", "'tcp:1234'", "-kernel", "k", "-monitor", "tcp:1234");
+	CHECK_FAILS("-monitor", "'unix:'", "-kernel", "k", "-monitor", "unix:");
+	CHECK_FAILS("-monitor", "given as unix:/a", "-kernel", "k", "-monitor", "unix:/a",
+		    "-monitor", "unix:/b");
+	{
+		char long_path[5 + MONITOR_PATH_MAX + 2];
+
+		memcpy(long_path, "unix:", 5);
+		memset(long_path + 5, 'p', MONITOR_PATH_MAX + 1);
+		long_path[sizeof(long_path) - 1] = '\0';
+		CHECK_FAILS("-monitor", "longer than 107 bytes", "-kernel", "k", "-monitor",
+			    long_path);
+		long_path[sizeof(long_path) - 2] = '\0'; /* exactly the most sun_path holds */
+		CHECK_EQ(parse(&c, "-kernel", "k", "-monitor", long_path, NULL), OPTIONS_RUN);
+		CHECK_EQ(strlen(c.monitor_path), MONITOR_PATH_MAX);
+	}
+}
+
 /* A failed parse leaves a config with the defaults, not a previous call's values. */
 static void test_reset_between_calls(void)
 {
@@ -396,6 +443,7 @@ int main(void)
 	RUN(test_mem);
 	RUN(test_smp);
 	RUN(test_errors);
+	RUN(test_shutdown_timeout_and_monitor);
 	RUN(test_reset_between_calls);
 	return UNIT_RESULT();
 }

@@ -4,7 +4,7 @@
  *   0x0000_0000  low RAM (real-mode area, boot structures)
  *   0x000e_0000  ACPI tables (reserved in e820)
  *   0x0010_0000  RAM: kernel, initramfs, ...
- *   0xc000_0000  hole: 32-bit PCI BARs, ECAM, IOAPIC, LAPIC
+ *   0xc000_0000  hole: 32-bit PCI BARs, ECAM, GED, IOAPIC, LAPIC
  *   0x1_0000_0000  RAM above 4 GiB, then the 64-bit PCI BAR window
  */
 #ifndef SMOLVM_LAYOUT_H
@@ -33,6 +33,8 @@
 #define LAYOUT_PCI_MMIO32_SIZE 0x20000000ULL /* 512 MiB of 32-bit BARs */
 #define LAYOUT_PCI_ECAM      0xe0000000ULL
 #define LAYOUT_PCI_ECAM_SIZE 0x100000ULL /* bus 0 only */
+#define LAYOUT_GED           0xfeb00000ULL /* the Generic Event Device's register (devices/ged.c) */
+#define LAYOUT_GED_SIZE      4
 #define LAYOUT_IOAPIC        0xfec00000ULL
 #define LAYOUT_LAPIC         0xfee00000ULL
 #define LAYOUT_RAM_HIGH      0x100000000ULL
@@ -60,5 +62,9 @@
 /* ISA interrupt lines. */
 #define IRQ_COM1             4
 #define IRQ_RTC              8
+
+/* The first I/O APIC pin past the ISA lines, which nothing else uses: the GED's interrupt,
+ * level-triggered and active high as its _CRS says. */
+#define IRQ_GED              16
 
 #endif
