@@ -154,11 +154,12 @@ integration: smolvm guest guest-tools efi-iso
 	PYTEST_ARGS='$(PYTEST_ARGS)' scripts/integration.sh $(TESTS)
 
 # check and run install what is missing first (deps), then build: pkg-config, asked when
-# the build runs, finds the libraries deps installed.
+# the build runs, finds the libraries deps installed. check fuzzes each target for 30 s
+# (its corpus, then a little more: regressions); `make fuzz` digs for 60 s or FUZZ_SECONDS.
 check: deps
 	$(MAKE) smolvm
 	$(MAKE) unit
-	$(MAKE) fuzz FUZZ_SECONDS=$(or $(CHECK_FUZZ_SECONDS),60)
+	$(MAKE) fuzz FUZZ_SECONDS=$(or $(CHECK_FUZZ_SECONDS),30)
 	$(MAKE) integration
 
 run: deps

@@ -14,10 +14,13 @@
 #            every SMOLVM_* and BENCH* variable always are)
 #   -t SEC   stop the machine after SEC seconds (default 1200)
 #   -i       interactive: the terminal reaches the command (Ctrl-C too), for a demo
-#   SMOLVM_NESTED_QEMU=patched  the outer QEMU is Debian's rebuilt with the fixes EFI firmware
-#            needs under the inner KVM (scripts/nested-qemu/build.sh, built on first use);
-#            debian13: Debian 13's QEMU 10.0 from a cached root (scripts/nested-qemu/debian13.sh);
-#            default debian: Debian's qemu-system-x86_64. Passed in, so a test can check it.
+#   SMOLVM_NESTED_QEMU  the outer QEMU: patched (the default) is Debian's QEMU rebuilt with
+#            the fixes in scripts/nested-qemu/*.patch, for races in its emulation of SVM that
+#            froze the machine and for EFI firmware under the inner KVM (scripts/nested-qemu/
+#            build.sh, built once per machine, about 7 minutes); debian: Debian's own
+#            qemu-system-x86_64; debian13: Debian 13's QEMU 10.0 from a cached root
+#            (scripts/nested-qemu/debian13.sh). Passed in, so a test can check it.
+#   SMOLVM_NESTED_CPUS=N  the machine's CPUs (default 2)
 # Exit status: the command's, 124 on timeout, 125 if the machine broke, 128+N on signal N.
 #   SMOLVM_NESTED_BOOT_TIMEOUT  seconds the machine has to come up (default 180; it takes 7)
 # A broken machine ends fast: its kernel panics on a soft lockup, a hung task or an RCU stall
@@ -33,7 +36,7 @@ set -euo pipefail
 # machine runs (a long test suite) cannot change what the running copy does next.
 {
 mem_mb=6144
-cpus=2
+cpus=${SMOLVM_NESTED_CPUS:-2}
 # Loaded in this order inside, each after the modules it depends on.
 modules="virtio_pci 9pnet_virtio 9p kvm_amd tun veth bridge loop"
 
@@ -70,7 +73,7 @@ done
 [ $# -gt 0 ] || usage
 command -v qemu-system-x86_64 >/dev/null || die "no qemu-system-x86_64: run scripts/deps.sh"
 qemu="qemu-system-x86_64"
-case ${SMOLVM_NESTED_QEMU:=debian} in
+case ${SMOLVM_NESTED_QEMU:=patched} in
 debian) ;;
 patched)
 	qemu=$("$(dirname "$0")/nested-qemu/build.sh") ||

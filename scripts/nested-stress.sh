@@ -2,7 +2,8 @@
 # nested-stress.sh: how often the nested machine breaks, and how fast it is, per outer QEMU.
 #
 # Usage: scripts/nested-stress.sh ROUNDS CONFIGS [TEST]...
-#   CONFIGS  comma-separated values of SMOLVM_NESTED_QEMU (debian, debian13, patched)
+#   CONFIGS  comma-separated values of SMOLVM_NESTED_QEMU (debian, debian13, patched), each
+#            optionally with /N for the machine's CPUs (SMOLVM_NESTED_CPUS): patched/1
 #   TEST     test files (default: the whole suite's files)
 #   e.g. scripts/nested-stress.sh 5 debian,debian13 tests/integration/test_console.py
 # Each round runs every test file once under each config, alternating (so both see the same
@@ -36,7 +37,8 @@ for ((r = 1; r <= rounds; r++)); do
 	for t in "$@"; do
 		for c in "${configs[@]}"; do
 			start=$(date +%s)
-			SMOLVM_NESTED_QEMU=$c scripts/with-kvm.sh /usr/bin/python3 -m pytest -q -x "$t" \
+			SMOLVM_NESTED_QEMU=${c%/*} SMOLVM_NESTED_CPUS=$([[ $c == */* ]] && echo "${c#*/}" || echo 2) \
+				scripts/with-kvm.sh /usr/bin/python3 -m pytest -q -x "$t" \
 				>"$out" 2>&1
 			rc=$?
 			took=$(($(date +%s) - start))
