@@ -24,6 +24,7 @@
 #include "pci/pci.h"
 #include "term/console.h"
 #include "term/term.h"
+#include "vmm/features.h"
 #include "vmm/log.h"
 #include "vmm/main_loop.h"
 #include "vmm/vcpu.h"
@@ -89,7 +90,8 @@ static int machine_add_user_devices(struct vm *vm)
 	for (unsigned i = 0; i < cfg->nshares; i++)
 		if (virtio_fs_create(vm, &cfg->share[i]) != 0)
 			return -1;
-	return 0;
+	/* The optional features' devices (vmm/features.c), e.g. the display of -display. */
+	return features_add_devices(vm);
 }
 
 static int machine_write_acpi(struct vm *vm)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vmm/features.h"
 #include "vmm/log.h"
 
 /* The Makefile's VERSION, the one place it is written. */
@@ -122,6 +123,37 @@ static int opt_nographic(struct vm_config *cfg, const char *opt, const char *arg
 	return 0;
 }
 
+static int opt_display(struct vm_config *cfg, const char *opt, const char *arg)
+{
+	if (strcmp(arg, "none") == 0) {
+		cfg->display = DISPLAY_NONE;
+	} else if (strcmp(arg, "sdl") == 0) {
+		cfg->display = DISPLAY_SDL;
+	} else {
+		log_error("%s: '%s' is not a display (none or sdl)", opt, arg);
+		return -1;
+	}
+	return 0;
+}
+
+/* The choices that only make sense together, once every option is read. */
+static int options_check_display(const struct vm_config *cfg)
+{
+	if (cfg->nographic && cfg->display != DISPLAY_DEFAULT) {
+		log_error("-nographic and -display contradict each other: give one of them");
+		return -1;
+	}
+	if (cfg->display == DISPLAY_SDL && !features_have_display("sdl")) {
+		if (features_has("ui"))
+			log_error("-display sdl: the window is not implemented yet; use -display none");
+		else
+			log_error("-display sdl: this smolvm is built without the ui feature "
+				  "(rebuild it with make features=ui)");
+		return -1;
+	}
+	return 0;
+}
+
 static const struct option_def option_table[] = {
 	{.name = "-kernel", .arg = "FILE", .apply = opt_kernel,
 	 .help = "Linux kernel: a bzImage or an ELF vmlinux with a PVH note"},
@@ -144,6 +176,8 @@ static const struct option_def option_table[] = {
 	 .help = "exit when the guest reboots instead of restarting it"},
 	{.name = "-nographic", .apply = opt_nographic,
 	 .help = "no window: the consoles use this terminal (the default)"},
+	{.name = "-display", .arg = "none|sdl", .apply = opt_display,
+	 .help = "none: a virtio-gpu screen without a window (screendump); sdl: a window"},
 };
 
 #define NOPTIONS (sizeof(option_table) / sizeof(option_table[0]))
@@ -202,7 +236,8 @@ enum options_result options_parse(int argc, char **argv, struct vm_config *cfg)
 			return OPTIONS_EXIT;
 		}
 		if (strcmp(arg, "--version") == 0 || strcmp(arg, "-version") == 0) {
-			printf("smolvm %s\n", SMOLVM_VERSION);
+			printf("smolvm %s (features: %s)\n", SMOLVM_VERSION,
+			       *features_names() ? features_names() : "none");
 			return OPTIONS_EXIT;
 		}
 		o = arg[0] == '-' ? options_find(arg) : NULL;
@@ -229,5 +264,7 @@ enum options_result options_parse(int argc, char **argv, struct vm_config *cfg)
 		log_error("no kernel given: use -kernel FILE");
 		return options_fail();
 	}
+	if (options_check_display(cfg) != 0)
+		return options_fail();
 	return OPTIONS_RUN;
 }

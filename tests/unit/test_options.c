@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/options.h"
+#include "vmm/features.h"
 #include "unit.h"
 
 #define MAX_ARGS 16
@@ -386,6 +387,28 @@ static void test_reset_between_calls(void)
 	CHECK(c.append == NULL);
 }
 
+/* -display, its clash with -nographic, and what a build without a window refuses. The
+ * same test runs in the default build and in make features= (check-nofeat). */
+static void test_display(void)
+{
+	struct vm_config c;
+
+	CHECK_EQ(parse(&c, "-kernel", "k", NULL), OPTIONS_RUN);
+	CHECK_EQ(c.display, DISPLAY_DEFAULT);
+	CHECK_EQ(parse(&c, "-kernel", "k", "-display", "none", NULL), OPTIONS_RUN);
+	CHECK_EQ(c.display, DISPLAY_NONE);
+	CHECK_EQ(parse(&c, "-kernel", "k", "--display", "none", NULL), OPTIONS_RUN);
+	CHECK_EQ(c.display, DISPLAY_NONE);
+	CHECK_FAILS("-display", "'gtk' is not a display", "-kernel", "k", "-display", "gtk");
+	CHECK_FAILS("-nographic", "-display", "-kernel", "k", "-nographic", "-display", "none");
+	/* No build has the window yet: the line says why, by the features built in. */
+	CHECK_FAILS("-display sdl", features_has("ui") ? "not implemented yet" : "without the ui",
+		    "-kernel", "k", "-display", "sdl");
+
+	CHECK_EQ(parse(&c, "--version", NULL), OPTIONS_EXIT);
+	CHECK(HAS(out_text, features_has("ui") ? "(features: ui)" : "(features: none)"));
+}
+
 int main(void)
 {
 	RUN(test_defaults);
@@ -397,5 +420,6 @@ int main(void)
 	RUN(test_smp);
 	RUN(test_errors);
 	RUN(test_reset_between_calls);
+	RUN(test_display);
 	return UNIT_RESULT();
 }
