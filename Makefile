@@ -85,7 +85,7 @@ TOOL_BIN := $(TOOL_SRC:tests/guest/tools/%.c=build/guest-tools/%)
 # The features the binary was linked with, rewritten only when they change.
 FEATURES_STAMP := build/features-of-$(subst /,_,$(BIN))
 $(shell mkdir -p build; f='$(strip $(sort $(features)))'; \
-	[ "$$(cat $(FEATURES_STAMP) 2>/dev/null)" = "$$f" ] || echo "$$f" >$(FEATURES_STAMP))
+	{ [ -e $(FEATURES_STAMP) ] && [ "$$(cat $(FEATURES_STAMP))" = "$$f" ]; } || echo "$$f" >$(FEATURES_STAMP))
 
 .PHONY: all clean check unit unit-asan fuzz fuzz-build integration run run-disk deps bench \
 	format guest guest-tools install uninstall check-nofeat
