@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "fake_machine.h"
 #include "fake_virtio.h"
 #include "ui/gpu_framebuffer.h"
 #include "ui/gpu_resources.h"
@@ -665,6 +666,37 @@ static void test_reset(void)
 	tdev_close(&t);
 }
 
+/* What -display none adds: a PCI function with virtio-gpu's ids and class, whose
+ * configuration a driver reads through BAR 0, and whose preferred-size change raises a
+ * configuration interrupt (ISR bit 1). */
+static void test_pci_function(void)
+{
+	static struct fake_machine m;
+	unsigned devfn = (FAKE_NDEVS + 1) << 3;
+	struct virtio_gpu *gpu;
+	uint64_t bar, v = 0;
+
+	fake_machine_init(&m);
+	gpu = virtio_gpu_create(&m.vm);
+	CHECK(gpu != NULL);
+	CHECK_EQ(pci_config_read(&m.vm, devfn, 0, 4), 0x1050u << 16 | 0x1af4);
+	CHECK_EQ(pci_config_read(&m.vm, devfn, 8, 4) >> 8, 0x038000);
+	pci_config_write(&m.vm, devfn, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	bar = (uint64_t)pci_config_read(&m.vm, devfn, PCI_BAR0 + 4, 4) << 32 |
+	      (pci_config_read(&m.vm, devfn, PCI_BAR0, 4) & ~0xfu);
+	bus_read(&m.vm.mmio, bar + FAKE_BAR_DEVICE + 8, 4, &v);
+	CHECK_EQ(v, 1); /* num_scanouts */
+	bus_read(&m.vm.mmio, bar + FAKE_BAR_COMMON + FAKE_CC_NUMQ, 2, &v);
+	CHECK_EQ(v, 2); /* controlq, cursorq */
+	bus_read(&m.vm.mmio, bar + FAKE_BAR_ISR, 1, &v); /* reading acknowledges */
+	CHECK_EQ(virtio_gpu_set_preferred_size(gpu, 1024, 768), 0);
+	bus_read(&m.vm.mmio, bar + FAKE_BAR_DEVICE, 4, &v);
+	CHECK_EQ(v, VIRTIO_GPU_EVENT_DISPLAY);
+	bus_read(&m.vm.mmio, bar + FAKE_BAR_ISR, 1, &v);
+	CHECK_EQ(v & 2, 2);
+	fake_machine_remove_files(&m);
+}
+
 int main(void)
 {
 	RUN(test_pixel_formats);
@@ -676,5 +708,6 @@ int main(void)
 	RUN(test_errors);
 	RUN(test_caps);
 	RUN(test_reset);
+	RUN(test_pci_function);
 	return UNIT_RESULT();
 }
