@@ -88,7 +88,7 @@ $(shell mkdir -p build; f='$(strip $(sort $(features)))'; \
 	{ [ -e $(FEATURES_STAMP) ] && [ "$$(cat $(FEATURES_STAMP))" = "$$f" ]; } || echo "$$f" >$(FEATURES_STAMP))
 
 .PHONY: all clean check unit unit-asan fuzz fuzz-build integration run run-disk deps bench \
-	format guest guest-tools install uninstall check-nofeat
+	format guest guest-std guest-tools install uninstall check-nofeat
 
 all: $(BIN)
 
@@ -184,11 +184,15 @@ deps:
 guest:
 	tests/guest/build-guest.sh
 
+# The test guest with Debian's standard kernel (virtio_gpu, virtio_input), for the display tests.
+guest-std:
+	SMOLVM_GUEST_KERNEL=std tests/guest/build-guest.sh
+
 # Integration tests boot real guests, inside the nested KVM machine when /dev/kvm cannot boot Linux,
 # one machine per test file (scripts/integration.sh: a file whose machine broke runs again).
 # TESTS picks files or tests (TESTS=tests/integration/test_net.py); PYTEST_ARGS adds options.
 TESTS ?= tests/integration
-integration: smolvm guest guest-tools
+integration: smolvm guest guest-std guest-tools
 	PYTEST_ARGS='$(PYTEST_ARGS)' scripts/integration.sh $(TESTS)
 
 # check and run install what is missing first (deps), then build: pkg-config, asked when

@@ -124,15 +124,17 @@ static uint32_t gpu_control_dispatch(struct gpu_state *s, const union gpu_reques
 	size_t expected = gpu_request_size(req->hdr.type);
 
 	if (req->hdr.type == VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING) {
-		/* The header, then exactly nr_entries entries (below 2^36 bytes). */
+		/* The header, then nr_entries entries (below 2^36 bytes). */
 		if (c->out_len < sizeof(req->attach))
 			return VIRTIO_GPU_RESP_ERR_UNSPEC;
 		expected = sizeof(req->attach) +
 			   (uint64_t)req->attach.nr_entries * sizeof(struct virtio_gpu_mem_entry);
 	}
-	/* Short, long, unknown (3D, capsets, EDID: none offered) and cursor commands on the
-	 * control queue. */
-	if (expected == 0 || c->out_len != expected ||
+	/* Short, unknown (3D, capsets, EDID: none offered) and cursor commands on the control
+	 * queue. A request longer than its command is served and its tail ignored, as other
+	 * devices do: the spec fixes each command's layout, not the buffer's length, and a
+	 * driver may pad (older Linux headers, other guests). */
+	if (expected == 0 || c->out_len < expected ||
 	    req->hdr.type == VIRTIO_GPU_CMD_UPDATE_CURSOR ||
 	    req->hdr.type == VIRTIO_GPU_CMD_MOVE_CURSOR)
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
@@ -199,8 +201,9 @@ uint32_t gpu_cursor_execute(struct gpu_state *s, const struct virtq_chain *c)
 	struct virtio_gpu_update_cursor req;
 	struct gpu_resource *res = NULL;
 
-	/* Nowhere to report an error: a bad request is ignored. */
-	if (c->out_len != sizeof(req) ||
+	/* Nowhere to report an error: a bad request is ignored (a longer one is served, its
+	 * tail ignored, as on the control queue). */
+	if (c->out_len < sizeof(req) ||
 	    virtq_chain_read(c, 0, &req, sizeof(req)) != sizeof(req) || req.pos.scanout_id != 0)
 		return 0;
 	switch (req.hdr.type) {

@@ -531,12 +531,16 @@ static void test_errors(void)
 	CHECK_EQ(transfer(&t, 1, RECT(0, 8, 1, 1), 0), INVALID);
 	CHECK_EQ(transfer(&t, 1, RECT(0, 0, 0, 0), 0xffffffffffffffffULL), OK); /* nothing */
 
-	/* Requests of the wrong size: short, long, no header at all; attach whose entries
-	 * do not match nr_entries. None is read past what the guest gave. */
+	/* Requests of the wrong size: short, no header at all; attach with fewer entries than
+	 * nr_entries. None is read past what the guest gave. A longer request is served with
+	 * its tail ignored (here: resource 50 exists afterwards). */
 	CHECK_EQ(command(&t, &c, sizeof(c) - 1), UNSPEC);
-	memcpy(big, &c, sizeof(c));
-	CHECK_EQ(command(&t, big, sizeof(c) + 1), UNSPEC);
 	CHECK_EQ(command(&t, &c, 8), UNSPEC);
+	memset(big, 0xff, sizeof(big));
+	memcpy(big, &c, sizeof(c));
+	CHECK_EQ(command(&t, big, sizeof(c) + 1), OK);
+	CHECK_EQ(command(&t, big, sizeof(big)), INVALID_ID);
+	CHECK_EQ(unref(&t, 50), OK);
 	{
 		struct virtio_gpu_resource_attach_backing a = {
 		    hdr(VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING), 50, 2};
