@@ -123,15 +123,55 @@ static int opt_nographic(struct vm_config *cfg, const char *opt, const char *arg
 	return 0;
 }
 
+/* One "width=N" or "height=N" of -display: 1..16384 pixels (the device's own limit). */
+static int opt_display_size(const char *opt, const char *item, const char *key, uint32_t *out)
+{
+	size_t klen = strlen(key);
+	unsigned long n;
+	char *end;
+
+	if (strncmp(item, key, klen) != 0 || item[klen] != '=')
+		return 1; /* not this key */
+	errno = 0;
+	n = strtoul(item + klen + 1, &end, 10);
+	if (errno || end == item + klen + 1 || *end != '\0' || n == 0 || n > 16384) {
+		log_error("%s: '%s' is not a size in pixels (1 to 16384)", opt, item);
+		return -1;
+	}
+	*out = (uint32_t)n;
+	return 0;
+}
+
+/* none|sdl[,width=W][,height=H]: the size is what the display offers the guest first. */
 static int opt_display(struct vm_config *cfg, const char *opt, const char *arg)
 {
-	if (strcmp(arg, "none") == 0) {
+	char buf[128], *save = NULL, *item;
+
+	if (strlen(arg) >= sizeof(buf)) {
+		log_error("%s: '%s' is too long", opt, arg);
+		return -1;
+	}
+	strcpy(buf, arg);
+	item = strtok_r(buf, ",", &save);
+	if (item && strcmp(item, "none") == 0) {
 		cfg->display = DISPLAY_NONE;
-	} else if (strcmp(arg, "sdl") == 0) {
+	} else if (item && strcmp(item, "sdl") == 0) {
 		cfg->display = DISPLAY_SDL;
 	} else {
 		log_error("%s: '%s' is not a display (none or sdl)", opt, arg);
 		return -1;
+	}
+	while ((item = strtok_r(NULL, ",", &save))) {
+		int r = opt_display_size(opt, item, "width", &cfg->display_width);
+		if (r > 0)
+			r = opt_display_size(opt, item, "height", &cfg->display_height);
+		if (r > 0) {
+			log_error("%s: '%s' is not an option of the display (width=, height=)", opt,
+				  item);
+			return -1;
+		}
+		if (r < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -144,11 +184,8 @@ static int options_check_display(const struct vm_config *cfg)
 		return -1;
 	}
 	if (cfg->display == DISPLAY_SDL && !features_have_display("sdl")) {
-		if (features_has("ui"))
-			log_error("-display sdl: the window is not implemented yet; use -display none");
-		else
-			log_error("-display sdl: this smolvm is built without the ui feature "
-				  "(rebuild it with make features=ui)");
+		log_error("-display sdl: this smolvm is built without the ui feature "
+			  "(rebuild it with make features=ui)");
 		return -1;
 	}
 	return 0;
@@ -176,7 +213,7 @@ static const struct option_def option_table[] = {
 	 .help = "exit when the guest reboots instead of restarting it"},
 	{.name = "-nographic", .apply = opt_nographic,
 	 .help = "no window: the consoles use this terminal (the default)"},
-	{.name = "-display", .arg = "none|sdl", .apply = opt_display,
+	{.name = "-display", .arg = "none|sdl[,width=W,height=H]", .apply = opt_display,
 	 .help = "none: a virtio-gpu screen without a window (screendump); sdl: a window"},
 };
 

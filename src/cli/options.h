@@ -76,6 +76,7 @@ struct vm_config {
 	bool no_reboot;
 	bool nographic;
 	enum display_mode display;
+	uint32_t display_width, display_height; /* -display ...,width=,height=; 0: 800 x 600 */
 	struct drive_config drive[VM_MAX_DRIVES];
 	unsigned ndrives;
 	struct net_config net;

@@ -1,7 +1,8 @@
-/* The ui feature (make features=ui): the guest's display. It joins the machine through
- * the table in vmm/features.c. */
+/* The ui feature (make features=ui): the guest's display, and with a window its keyboard
+ * and tablet. It joins the machine through the table in vmm/features.c. */
 #include <errno.h>
 
+#include "ui/sdl_window.h"
 #include "ui/virtio_gpu.h"
 #include "vmm/features.h"
 #include "vmm/vm.h"
@@ -11,12 +12,29 @@ static struct virtio_gpu *ui_gpu;
 
 static int ui_add_devices(struct vm *vm)
 {
-	/* Without -display nothing changes for the guest until the window exists: the
-	 * default stays a machine without a graphics device. */
-	if (vm->cfg->display != DISPLAY_NONE)
+	const struct vm_config *cfg = vm->cfg;
+
+	/* Without -display nothing changes for the guest: the default stays a machine
+	 * without a graphics device (a window by default would add a PCI function to
+	 * every machine started where $DISPLAY is set, tests included). */
+	if (cfg->display == DISPLAY_DEFAULT)
 		return 0;
 	ui_gpu = virtio_gpu_create(vm);
-	return ui_gpu ? 0 : -1;
+	if (!ui_gpu)
+		return -1;
+	if (cfg->display == DISPLAY_NONE) {
+		if (cfg->display_width || cfg->display_height)
+			virtio_gpu_set_preferred_size(ui_gpu,
+						      cfg->display_width ? cfg->display_width : 800,
+						      cfg->display_height ? cfg->display_height : 600);
+		return 0;
+	}
+	struct sdl_window_config wcfg = {
+		.title = cfg->kernel,
+		.width = cfg->display_width,
+		.height = cfg->display_height,
+	};
+	return sdl_window_open(vm, ui_gpu, &wcfg);
 }
 
 static int ui_screendump(struct vm *vm, const char *path)
@@ -26,7 +44,7 @@ static int ui_screendump(struct vm *vm, const char *path)
 
 const struct feature ui_feature = {
 	.name = "ui",
-	.displays = "none",
+	.displays = "none sdl",
 	.add_devices = ui_add_devices,
 	.screendump = ui_screendump,
 };
