@@ -10,10 +10,11 @@ build="gcc make pkg-config libslirp-dev libglib2.0-dev libsdl2-dev clang libclan
 # Tests: the nested KVM machine and the reference VMM (qemu), test guests from Debian's
 # packages (apt-get download, dpkg-deb, busybox, cpio, kmod, lz4, xz, gzip, readelf from
 # binutils), the pytest suite (with per-test timeouts), disk images, networking and ACPI
-# table tools.
+# table tools; for the window's tests an X server of their own (xvfb), xdotool to move,
+# click, type and resize, and xwd (x11-apps) to read the window's pixels.
 tests="qemu-system-x86 busybox-static cpio kmod python3 python3-pytest python3-pytest-timeout python3-pexpect
 	e2fsprogs lz4 xz-utils gzip iproute2 acpica-tools apt dpkg-dev util-linux mount coreutils
-	xvfb xauth"
+	xvfb xauth xdotool x11-apps"
 
 # shellcheck disable=SC2086 # word splitting of the package lists is intended
 installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $build $tests 2>/dev/null |
