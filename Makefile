@@ -5,7 +5,27 @@
 CC       ?= gcc
 CLANG    ?= clang
 PYTEST   := /usr/bin/python3 -m pytest
-features ?=
+
+# Optional features. Each is a folder of src/ compiled only when the feature is named in
+# `features` (src/ui/ for ui), and -DCONFIG_<NAME>=1 tells src/vmm/features.c, the one seam
+# through which shared code reaches a feature. `make features=` builds without any. A unit
+# test or fuzzer that includes a feature's header ("ui/...") is built only with it.
+# A build other than the default one keeps its objects apart (build/nofeat for none), and
+# ./smolvm is linked again whenever the features it was built with change.
+FEATURES_KNOWN   := ui
+FEATURES_DEFAULT := ui
+features ?= $(FEATURES_DEFAULT)
+$(foreach f,$(features),$(if $(filter $(f),$(FEATURES_KNOWN)),,\
+	$(error unknown feature '$(f)': the features are $(FEATURES_KNOWN))))
+features_off := $(filter-out $(features),$(FEATURES_KNOWN))
+empty :=
+space := $(empty) $(empty)
+ifeq ($(sort $(features)),$(sort $(FEATURES_DEFAULT)))
+BUILD ?= build
+else
+BUILD ?= build/$(if $(strip $(features)),features-$(subst $(space),-,$(sort $(features))),nofeat)
+endif
+BIN ?= smolvm
 
 # The version, in this one place: `smolvm --version` and the installed man page show it.
 VERSION  := 0.1
@@ -14,8 +34,9 @@ BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
 
 # Libraries found through pkg-config, and the Debian package holding each .pc file.
-PKG_MODULES := slirp
-PKG_DEBIAN  := slirp:libslirp-dev glib-2.0:libglib2.0-dev
+# SDL2 (the window) only with the ui feature: `make features=` needs no SDL at all.
+PKG_MODULES := slirp $(if $(filter ui,$(features)),sdl2)
+PKG_DEBIAN  := slirp:libslirp-dev glib-2.0:libglib2.0-dev sdl2:libsdl2-dev
 # pkg-config is asked when a compile or link runs, never when this file is read, so that
 # `make run` and `make check` can install the packages (deps) first; the answer is kept for
 # the rest of the make run. If pkg-config fails, the build stops with one line naming the
@@ -34,89 +55,111 @@ PKG_LIBS = $(eval PKG_LIBS := $(call pkg_checked,$(call pkg_config,--libs)))$(PK
 
 CFLAGS_COMMON = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Isrc -D_GNU_SOURCE \
 	-pthread $(foreach f,$(features),-DCONFIG_$(shell echo $(f) | tr a-z A-Z)=1) \
-	-DSMOLVM_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
+	-DSMOLVM_VERSION='"$(VERSION)"' -DSMOLVM_FEATURES='"$(strip $(sort $(features)))"' \
+	$(PKG_CFLAGS)
 CFLAGS   ?= -O2 -g
 LDLIBS   = -pthread $(PKG_LIBS)
 
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
-SRC      := $(shell find src -name '*.c' | sort)
+# Sources and tests of the features left out.
+feature_src   = $(filter-out $(foreach f,$(features_off),src/$(f)/%),$(1))
+feature_tests = $(filter-out $(if $(features_off),$(shell grep -l -E \
+	'^\#include "($(subst $(space),|,$(features_off)))/' $(1))),$(1))
+
+SRC      := $(call feature_src,$(shell find src -name '*.c' | sort))
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
-UNIT_SRC := $(wildcard tests/unit/test_*.c)
-TSAN_SRC := $(wildcard tests/tsan/test_*.c)
-FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+UNIT_SRC := $(call feature_tests,$(wildcard tests/unit/test_*.c))
+TSAN_SRC := $(call feature_tests,$(wildcard tests/tsan/test_*.c))
+FUZZ_SRC := $(call feature_tests,$(wildcard tests/fuzz/fuzz_*.c))
 TOOL_SRC := $(wildcard tests/guest/tools/*.c)
 
-OBJ      := $(SRC:%.c=build/obj/%.o)
-SAN_OBJ  := $(LIB_SRC:%.c=build/san/%.o)
-FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/%.o)
-TSAN_OBJ := $(LIB_SRC:%.c=build/tsan/%.o)
-UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
-TSAN_BIN := $(TSAN_SRC:tests/tsan/%.c=build/tsan-tests/%)
-FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzzers/%)
+OBJ      := $(SRC:%.c=$(BUILD)/obj/%.o)
+SAN_OBJ  := $(LIB_SRC:%.c=$(BUILD)/san/%.o)
+FUZZ_OBJ := $(LIB_SRC:%.c=$(BUILD)/fuzz/%.o)
+TSAN_OBJ := $(LIB_SRC:%.c=$(BUILD)/tsan/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TSAN_BIN := $(TSAN_SRC:tests/tsan/%.c=$(BUILD)/tsan-tests/%)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzzers/%)
 TOOL_BIN := $(TOOL_SRC:tests/guest/tools/%.c=build/guest-tools/%)
 
-.PHONY: all clean check unit fuzz fuzz-build integration run run-disk deps bench format guest \
-	guest-tools efi-iso install uninstall
+# The features the binary was linked with, rewritten only when they change.
+FEATURES_STAMP := build/features-of-$(subst /,_,$(BIN))
+$(shell mkdir -p build; f='$(strip $(sort $(features)))'; \
+	{ [ -e $(FEATURES_STAMP) ] && [ "$$(cat $(FEATURES_STAMP))" = "$$f" ]; } || echo "$$f" >$(FEATURES_STAMP))
 
-all: smolvm
+.PHONY: all clean check unit unit-asan fuzz fuzz-build integration run run-disk deps bench \
+	format guest guest-std guest-tools efi-iso install uninstall check-nofeat
 
-smolvm: $(OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+all: $(BIN)
 
-# --version shows VERSION: a new one rebuilds what prints it.
-build/obj/src/cli/options.o: Makefile
+$(BIN): $(OBJ) $(FEATURES_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $(OBJ) $(LDLIBS)
+
+# --version shows VERSION and the features: a new Makefile rebuilds what prints them.
+$(BUILD)/obj/src/cli/options.o: Makefile
 
 # The binary leaves assert() out (a broken host invariant is logged and fails the call);
 # the sanitizer builds of tests and fuzzers keep it, so such a bug stops them at once.
-build/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -DNDEBUG $(CFLAGS) -MMD -MP -c -o $@ $<
 
 # Unit tests: the library built with ASan/UBSan, one binary per tests/unit/test_*.c.
-build/san/%.o: %.c
+$(BUILD)/san/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -O1 -g $(SAN) -MMD -MP -c -o $@ $<
 
-build/san/libsmolvm.a: $(SAN_OBJ)
+$(BUILD)/san/libsmolvm.a: $(SAN_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-build/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) build/san/libsmolvm.a
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/san/libsmolvm.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) -Itests/unit -O1 -g $(SAN) -o $@ $< build/san/libsmolvm.a $(LDLIBS)
+	$(CC) $(CFLAGS_COMMON) -Itests/unit -O1 -g $(SAN) -o $@ $< $(BUILD)/san/libsmolvm.a $(LDLIBS)
 
 # Tests that race threads against each other: the library built with ThreadSanitizer, one
 # binary per tests/tsan/test_*.c. A reported race fails the test (exit 66). TSan does not
 # model fences (-Wno-tsan): the rings they order are guest memory, which tests touch only
 # while devices are stopped.
-build/tsan/%.o: %.c
+$(BUILD)/tsan/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -Wno-tsan -O1 -g -fsanitize=thread -MMD -MP -c -o $@ $<
 
-build/tsan/libsmolvm.a: $(TSAN_OBJ)
+$(BUILD)/tsan/libsmolvm.a: $(TSAN_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-build/tsan-tests/%: tests/tsan/%.c $(wildcard tests/unit/*.h) build/tsan/libsmolvm.a
+$(BUILD)/tsan-tests/%: tests/tsan/%.c $(wildcard tests/unit/*.h) $(BUILD)/tsan/libsmolvm.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) -Itests/unit -O1 -g -fsanitize=thread -o $@ $< build/tsan/libsmolvm.a $(LDLIBS)
+	$(CC) $(CFLAGS_COMMON) -Itests/unit -O1 -g -fsanitize=thread -o $@ $< $(BUILD)/tsan/libsmolvm.a $(LDLIBS)
 
 unit: $(UNIT_BIN) $(TSAN_BIN)
 	@set -e; for t in $(UNIT_BIN) $(TSAN_BIN); do echo "== $$t"; $$t; done
 
+# The ASan/UBSan unit tests alone (without the ThreadSanitizer build).
+unit-asan: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+# CI's build without the optional features: the binary (build/nofeat/smolvm, not ./smolvm)
+# and the unit tests, proving that shared code needs no feature. The ThreadSanitizer tests
+# and the fuzzers are left to the default build: they test the same shared code.
+check-nofeat:
+	$(MAKE) features= BIN=build/nofeat/smolvm build/nofeat/smolvm unit-asan
+
 # libFuzzer targets (clang), each linked against the library built for fuzzing.
-build/fuzz/%.o: %.c
+$(BUILD)/fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CFLAGS_COMMON) -Wno-unknown-warning-option -O1 -g -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c -o $@ $<
 
-build/fuzz/libsmolvm.a: $(FUZZ_OBJ)
+$(BUILD)/fuzz/libsmolvm.a: $(FUZZ_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-build/fuzzers/%: tests/fuzz/%.c $(wildcard tests/unit/*.h) build/fuzz/libsmolvm.a
+$(BUILD)/fuzzers/%: tests/fuzz/%.c $(wildcard tests/unit/*.h) $(BUILD)/fuzz/libsmolvm.a
 	@mkdir -p $(dir $@)
-	$(CLANG) $(CFLAGS_COMMON) -Itests/unit -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< build/fuzz/libsmolvm.a $(LDLIBS)
+	$(CLANG) $(CFLAGS_COMMON) -Itests/unit -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< $(BUILD)/fuzz/libsmolvm.a $(LDLIBS)
 
 fuzz-build: $(FUZZ_BIN)
 
@@ -146,11 +189,15 @@ guest:
 efi-iso: guest
 	tests/guest/build-efi-iso.sh
 
+# The test guest with Debian's standard kernel (virtio_gpu, virtio_input), for the display tests.
+guest-std:
+	SMOLVM_GUEST_KERNEL=std tests/guest/build-guest.sh
+
 # Integration tests boot real guests, inside the nested KVM machine when /dev/kvm cannot boot Linux,
 # one machine per test file (scripts/integration.sh: a file whose machine broke runs again).
 # TESTS picks files or tests (TESTS=tests/integration/test_net.py); PYTEST_ARGS adds options.
 TESTS ?= tests/integration
-integration: smolvm guest guest-tools efi-iso
+integration: smolvm guest guest-std guest-tools efi-iso
 	PYTEST_ARGS='$(PYTEST_ARGS)' scripts/integration.sh $(TESTS)
 
 # check and run install what is missing first (deps), then build: pkg-config, asked when
@@ -159,6 +206,7 @@ integration: smolvm guest guest-tools efi-iso
 check: deps
 	$(MAKE) smolvm
 	$(MAKE) unit
+	$(MAKE) check-nofeat
 	$(MAKE) fuzz FUZZ_SECONDS=$(or $(CHECK_FUZZ_SECONDS),30)
 	$(MAKE) integration
 

@@ -31,9 +31,10 @@ echo "with-kvm: $why; running inside the nested KVM machine" >&2
 # read-only, except the fresh tmpfs on /tmp, /run and /dev/shm: share the test guest and
 # the binary under test ($SMOLVM) read-write when they live there.
 SMOLVM_GUEST_DIR=${SMOLVM_GUEST_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/smolvm/guest}
-export SMOLVM_GUEST_DIR
+SMOLVM_GUEST_STD_DIR=${SMOLVM_GUEST_STD_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/smolvm/guest-std}
+export SMOLVM_GUEST_DIR SMOLVM_GUEST_STD_DIR
 set -- -w "$repo" -t "${SMOLVM_NESTED_TIMEOUT:-3600}" -- "$@"
-for dir in "$SMOLVM_GUEST_DIR" "$(dirname "${SMOLVM:-/}")"; do
+for dir in "$SMOLVM_GUEST_DIR" "$SMOLVM_GUEST_STD_DIR" "$(dirname "${SMOLVM:-/}")"; do
 	case $dir in
 	/tmp/* | /run/* | /dev/shm/*) [ ! -d "$dir" ] || set -- -w "$dir" "$@" ;;
 	esac

@@ -27,6 +27,7 @@
 #include "pci/pci.h"
 #include "term/console.h"
 #include "term/term.h"
+#include "vmm/features.h"
 #include "vmm/log.h"
 #include "vmm/main_loop.h"
 #include "vmm/power_down.h"
@@ -93,7 +94,8 @@ static int machine_add_user_devices(struct vm *vm)
 	for (unsigned i = 0; i < cfg->nshares; i++)
 		if (virtio_fs_create(vm, &cfg->share[i]) != 0)
 			return -1;
-	return 0;
+	/* The optional features' devices (vmm/features.c), e.g. the display of -display. */
+	return features_add_devices(vm);
 }
 
 static int machine_write_acpi(struct vm *vm)
@@ -170,6 +172,11 @@ static const char *machine_status(void *opaque)
 	return "running"; /* the main loop, which runs the monitor, stops with the VM */
 }
 
+static int machine_screendump(void *opaque, const char *path)
+{
+	return features_screendump(opaque, path);
+}
+
 static void machine_quit(void *opaque)
 {
 	vm_request_stop(opaque, VM_STOP_QUIT, 0);
@@ -182,6 +189,7 @@ static int machine_start_control(struct vm *vm, struct monitor *mon)
 		.press_power_button = machine_press_power_button,
 		.status = machine_status,
 		.quit = machine_quit,
+		.screendump = machine_screendump,
 		.opaque = vm,
 	};
 

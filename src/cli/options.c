@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vmm/features.h"
 #include "vmm/log.h"
 
 /* The Makefile's VERSION, the one place it is written. */
@@ -161,6 +162,74 @@ static int opt_monitor(struct vm_config *cfg, const char *opt, const char *arg)
 	return 0;
 }
 
+/* One "width=N" or "height=N" of -display: 1..16384 pixels (the device's own limit). */
+static int opt_display_size(const char *opt, const char *item, const char *key, uint32_t *out)
+{
+	size_t klen = strlen(key);
+	unsigned long n;
+	char *end;
+
+	if (strncmp(item, key, klen) != 0 || item[klen] != '=')
+		return 1; /* not this key */
+	errno = 0;
+	n = strtoul(item + klen + 1, &end, 10);
+	if (errno || end == item + klen + 1 || *end != '\0' || n == 0 || n > 16384) {
+		log_error("%s: '%s' is not a size in pixels (1 to 16384)", opt, item);
+		return -1;
+	}
+	*out = (uint32_t)n;
+	return 0;
+}
+
+/* none|sdl[,width=W][,height=H]: the size is what the display offers the guest first. */
+static int opt_display(struct vm_config *cfg, const char *opt, const char *arg)
+{
+	char buf[128], *save = NULL, *item;
+
+	if (strlen(arg) >= sizeof(buf)) {
+		log_error("%s: '%s' is too long", opt, arg);
+		return -1;
+	}
+	strcpy(buf, arg);
+	item = strtok_r(buf, ",", &save);
+	if (item && strcmp(item, "none") == 0) {
+		cfg->display = DISPLAY_NONE;
+	} else if (item && strcmp(item, "sdl") == 0) {
+		cfg->display = DISPLAY_SDL;
+	} else {
+		log_error("%s: '%s' is not a display (none or sdl)", opt, arg);
+		return -1;
+	}
+	while ((item = strtok_r(NULL, ",", &save))) {
+		int r = opt_display_size(opt, item, "width", &cfg->display_width);
+		if (r > 0)
+			r = opt_display_size(opt, item, "height", &cfg->display_height);
+		if (r > 0) {
+			log_error("%s: '%s' is not an option of the display (width=, height=)", opt,
+				  item);
+			return -1;
+		}
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The choices that only make sense together, once every option is read. */
+static int options_check_display(const struct vm_config *cfg)
+{
+	if (cfg->nographic && cfg->display != DISPLAY_DEFAULT) {
+		log_error("-nographic and -display contradict each other: give one of them");
+		return -1;
+	}
+	if (cfg->display == DISPLAY_SDL && !features_have_display("sdl")) {
+		log_error("-display sdl: this smolvm is built without the ui feature "
+			  "(rebuild it with make features=ui)");
+		return -1;
+	}
+	return 0;
+}
+
 static const struct option_def option_table[] = {
 	{.name = "-kernel", .arg = "FILE", .apply = opt_kernel,
 	 .help = "Linux kernel: a bzImage or an ELF vmlinux with a PVH note"},
@@ -187,6 +256,8 @@ static const struct option_def option_table[] = {
 	 .help = "time to power off after SIGTERM, then stopped (default 30)"},
 	{.name = "-monitor", .arg = "unix:PATH", .apply = opt_monitor,
 	 .help = "a command socket (mode 0600): system_powerdown, info status, quit"},
+	{.name = "-display", .arg = "none|sdl[,width=W,height=H]", .apply = opt_display,
+	 .help = "none: a virtio-gpu screen without a window (screendump); sdl: a window"},
 };
 
 #define NOPTIONS (sizeof(option_table) / sizeof(option_table[0]))
@@ -247,7 +318,8 @@ enum options_result options_parse(int argc, char **argv, struct vm_config *cfg)
 			return OPTIONS_EXIT;
 		}
 		if (strcmp(arg, "--version") == 0 || strcmp(arg, "-version") == 0) {
-			printf("smolvm %s\n", SMOLVM_VERSION);
+			printf("smolvm %s (features: %s)\n", SMOLVM_VERSION,
+			       *features_names() ? features_names() : "none");
 			return OPTIONS_EXIT;
 		}
 		o = arg[0] == '-' ? options_find(arg) : NULL;
@@ -274,5 +346,7 @@ enum options_result options_parse(int argc, char **argv, struct vm_config *cfg)
 		log_error("no kernel given: use -kernel FILE");
 		return options_fail();
 	}
+	if (options_check_display(cfg) != 0)
+		return options_fail();
 	return OPTIONS_RUN;
 }

@@ -64,6 +64,13 @@ struct share_config {
 	bool readonly;
 };
 
+/* -display: where the guest's screen goes. */
+enum display_mode {
+	DISPLAY_DEFAULT, /* no -display: no graphics device, the consoles on this terminal */
+	DISPLAY_NONE,	 /* a graphics device without a window (with the ui feature) */
+	DISPLAY_SDL,	 /* a window */
+};
+
 struct vm_config {
 	const char *kernel;
 	const char *initramfs;
@@ -72,6 +79,8 @@ struct vm_config {
 	unsigned ncpus;
 	bool no_reboot;
 	bool nographic;
+	enum display_mode display;
+	uint32_t display_width, display_height; /* -display ...,width=,height=; 0: 800 x 600 */
 	struct drive_config drive[VM_MAX_DRIVES];
 	unsigned ndrives;
 	struct net_config net;

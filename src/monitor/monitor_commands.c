@@ -1,5 +1,6 @@
 #include "monitor/monitor_commands.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,12 +45,39 @@ static void cmd_quit(const struct monitor_target *t, const char *args, char *rep
 	reply_printf(reply, size, "ok");
 }
 
+/* screendump FILE: a P6 PPM of what the guest shows (the ui feature's display). */
+static void cmd_screendump(const struct monitor_target *t, const char *args, char *reply,
+			   size_t size)
+{
+	size_t len = strlen(args);
+	int ret;
+
+	if (len == 0) {
+		reply_printf(reply, size, "error: screendump needs a file name");
+		return;
+	}
+	if (len < 4 || strcmp(args + len - 4, ".ppm") != 0) {
+		reply_printf(reply, size, "error: screendump writes PPM: name the file *.ppm");
+		return;
+	}
+	ret = t->screendump(t->opaque, args);
+	if (ret == -ENOTSUP)
+		reply_printf(reply, size, "error: no display (run with -display none or sdl)");
+	else if (ret == -ENODATA)
+		reply_printf(reply, size, "error: the guest shows nothing yet");
+	else if (ret < 0)
+		reply_printf(reply, size, "error: screendump: %s", strerror(-ret));
+	else
+		reply_printf(reply, size, "ok");
+}
+
 static void cmd_help(const struct monitor_target *t, const char *args, char *reply, size_t size);
 
 static const struct monitor_command monitor_commands[] = {
 	{"system_powerdown", false, cmd_system_powerdown}, /* press the guest's power button */
 	{"info status", false, cmd_info_status},           /* the VM's state: "running" */
 	{"quit", false, cmd_quit},                         /* stop the VM; smolvm exits 0 */
+	{"screendump", true, cmd_screendump},              /* screendump FILE.ppm */
 	{"help", false, cmd_help},                         /* the command names */
 };
 

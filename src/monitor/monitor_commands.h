@@ -19,6 +19,8 @@ struct monitor_target {
 	void (*press_power_button)(void *opaque);
 	const char *(*status)(void *opaque); /* one word, e.g. "running" */
 	void (*quit)(void *opaque);
+	/* Writes the guest's screen to path (PPM); 0 or -errno (-ENOTSUP: no display). */
+	int (*screendump)(void *opaque, const char *path);
 	void *opaque;
 };
 

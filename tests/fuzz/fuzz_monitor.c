@@ -7,6 +7,7 @@
  *
  * Seeds: tests/fuzz/corpus/fuzz_monitor.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -36,10 +37,18 @@ static void fuzz_quit(void *opaque)
 	hook_calls++;
 }
 
+/* Counts the call; never writes a file (the fuzzer names any path). */
+static int fuzz_screendump(void *opaque, const char *path)
+{
+	hook_calls++;
+	return path[0] == 'n' ? -ENODATA : 0;
+}
+
 static const struct monitor_target fuzz_target = {
 	.press_power_button = fuzz_press,
 	.status = fuzz_status,
 	.quit = fuzz_quit,
+	.screendump = fuzz_screendump,
 };
 
 static void fuzz_line(const uint8_t *line, size_t len)

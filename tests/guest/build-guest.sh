@@ -2,9 +2,14 @@
 # build-guest.sh: build the test guests from Debian's packages, into a cache outside the repo.
 #
 # Usage: tests/guest/build-guest.sh        (prints the guest directory on stdout)
-#   SMOLVM_GUEST_DIR  where to put the guest (default ${XDG_CACHE_HOME:-$HOME/.cache}/smolvm/guest)
+#   SMOLVM_GUEST_KERNEL  cloud (default): Debian's linux-image-cloud-amd64, small, no graphics;
+#                        std: linux-image-amd64, whose modules include virtio_gpu (with the DRM
+#                        helpers and fbdev emulation), virtio_input and evdev, for the display tests
+#   SMOLVM_GUEST_DIR  where to put the cloud guest (default ${XDG_CACHE_HOME:-$HOME/.cache}/smolvm/guest)
+#   SMOLVM_GUEST_STD_DIR  where to put the std guest (default .../smolvm/guest-std): a variable
+#                     of its own, so building one kind never replaces the other
 #
-# Produces, from the current linux-image-cloud-amd64 and busybox-static:
+# Produces, from the current kernel package and busybox-static:
 #   bzImage       Debian's vmlinuz as shipped (Linux boot protocol)
 #   vmlinux       the ELF kernel inside bzImage's compressed payload (boots through its PVH note)
 #   initramfs.gz  busybox + the virtio, ACPI button and evdev modules; /init starts acpid
@@ -15,9 +20,24 @@
 # Runs again only when the kernel package, busybox or this script changed.
 set -euo pipefail
 
-out=${SMOLVM_GUEST_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/smolvm/guest}
 # Loaded in this order by /init, each after the modules it depends on.
 modules="virtio_pci virtio_console virtio_blk virtio_net virtio_rng virtiofs button evdev"
+case ${SMOLVM_GUEST_KERNEL:=cloud} in
+cloud)
+	meta=linux-image-cloud-amd64
+	out=${SMOLVM_GUEST_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/smolvm/guest}
+	;;
+std)
+	meta=linux-image-amd64
+	out=${SMOLVM_GUEST_STD_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/smolvm/guest-std}
+	# The display and its input: the cloud kernel has none of these.
+	modules="$modules virtio_gpu virtio_input"
+	;;
+*)
+	echo "build-guest: SMOLVM_GUEST_KERNEL=$SMOLVM_GUEST_KERNEL: use cloud or std" >&2
+	exit 2
+	;;
+esac
 
 die() {
 	echo "build-guest: $*" >&2
@@ -30,7 +50,7 @@ flock 9
 
 # One apt-cache call (each rebuilds apt's cache where that is disabled): the candidate
 # versions of the packages; "(none)" means no apt lists yet.
-versions=$(apt-cache policy linux-image-cloud-amd64 busybox-static 2>/dev/null |
+versions=$(apt-cache policy $meta busybox-static 2>/dev/null |
 	awk '/^[^ ]/ { p = $1 } $1 == "Candidate:" && $2 != "(none)" { printf "%s%s ", p, $2 }')
 here=$(cd "$(dirname "$0")" && pwd)
 stamp="$versions$(cat "$here/build-guest.sh" "$here/init" "$here/udhcpc.script" "$here/power-button.sh" |
@@ -44,7 +64,7 @@ if [ -e "$out/stamp" ] && [ -e "$out/initramfs.gz" ]; then
 fi
 # The metapackage depends on the current kernel package, named after the kernel's ABI.
 kernel_package() {
-	apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+	apt-cache depends $meta 2>/dev/null |
 		awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }'
 }
 # Missing or stale apt lists (a fresh machine): as root, refresh them once and retry.
@@ -55,9 +75,9 @@ apt_update() {
 }
 kpkg=$(kernel_package)
 if [ -z "$kpkg" ]; then
-	apt_update "apt-cache knows no linux-image-cloud-amd64"
+	apt_update "apt-cache knows no $meta"
 	kpkg=$(kernel_package)
-	[ -n "$kpkg" ] || die "apt-cache knows no linux-image-cloud-amd64"
+	[ -n "$kpkg" ] || die "apt-cache knows no $meta"
 fi
 
 work=$(mktemp -d "$out.tmp.XXXXXX")

@@ -21,3 +21,11 @@ def guest(tmp_path):
     g = vmtest.Guest(tmp_path)
     yield g
     g.cleanup()
+
+
+@pytest.fixture
+def std_guest(tmp_path):
+    """Like guest, booting the guest with Debian's standard kernel (virtio_gpu, virtio_input)."""
+    g = vmtest.Guest(tmp_path, kind="std")
+    yield g
+    g.cleanup()

@@ -30,20 +30,28 @@ BOOT_TIMEOUT = float(os.environ.get("SMOLVM_TEST_TIMEOUT", "120"))
 BASE_APPEND = "console=ttyS0 quiet panic=-1"
 
 
-def guest_dir():
+# The test guests build-guest.sh makes: kernel kind -> (directory variable, default name).
+# "cloud" (Debian's cloud kernel) is every test's; "std" (Debian's standard kernel, with
+# virtio_gpu and virtio_input) is the display tests'.
+GUEST_KINDS = {"cloud": ("SMOLVM_GUEST_DIR", "guest"), "std": ("SMOLVM_GUEST_STD_DIR", "guest-std")}
+
+
+def guest_dir(kind="cloud"):
     """The directory build-guest.sh fills (same default and override as the script)."""
-    if os.environ.get("SMOLVM_GUEST_DIR"):
-        return pathlib.Path(os.environ["SMOLVM_GUEST_DIR"])
+    var, name = GUEST_KINDS[kind]
+    if os.environ.get(var):
+        return pathlib.Path(os.environ[var])
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return pathlib.Path(cache) / "smolvm" / "guest"
+    return pathlib.Path(cache) / "smolvm" / name
 
 
-def guest_file(name):
-    """bzImage, vmlinux or initramfs.gz of the test guest; fails the test if not built."""
-    path = guest_dir() / name
+def guest_file(name, kind="cloud"):
+    """bzImage, vmlinux or initramfs.gz of a test guest; fails the test if not built."""
+    path = guest_dir(kind) / name
     if not path.is_file():
-        pytest.fail(f"no test guest {path}: run tests/guest/build-guest.sh (make guest) first",
-                    pytrace=False)
+        how = ("tests/guest/build-guest.sh (make guest)" if kind == "cloud" else
+               f"SMOLVM_GUEST_KERNEL={kind} tests/guest/build-guest.sh (make guest-{kind})")
+        pytest.fail(f"no test guest {path}: run {how} first", pytrace=False)
     return path
 
 
@@ -117,17 +125,17 @@ def cpio_newc(files):
 
 
 @functools.lru_cache(maxsize=None)
-def _base_initramfs():
-    return guest_file("initramfs.gz").read_bytes()
+def _base_initramfs(kind="cloud"):
+    return guest_file("initramfs.gz", kind).read_bytes()
 
 
-def make_initramfs(dest, script, files=None):
+def make_initramfs(dest, script, files=None, kind="cloud"):
     """Writes the test guest's initramfs plus /test.sh (and files) to the file dest.
 
     The kernel unpacks concatenated archives in turn; an uncompressed one must start
     4-byte aligned, hence the zero padding (which the unpacker skips).
     """
-    base = _base_initramfs()
+    base = _base_initramfs(kind)
     extra = dict(files or {})
     extra["test.sh"] = (script, 0o755)
     dest = pathlib.Path(dest)
@@ -319,25 +327,27 @@ class Running:
 class Guest:
     """Boots the test guest for one test; the `guest` fixture makes one per test."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, kind="cloud"):
         self.tmp_path = tmp_path
+        self.kind = kind  # which test guest boots (GUEST_KINDS)
         self.running = []
         self._n = 0
 
     def initramfs(self, script, files=None):
         """A fresh initramfs with /test.sh = script (plus files) in the test's tmp dir."""
         self._n += 1
-        return make_initramfs(self.tmp_path / f"initramfs-{self._n}.img", script, files)
+        return make_initramfs(self.tmp_path / f"initramfs-{self._n}.img", script, files,
+                              self.kind)
 
     def args(self, script=None, files=None, kernel="bzImage", append="", mem="256M", smp=None,
              no_reboot=True, extra=()):
         """smolvm arguments booting the test guest; script None = the interactive shell."""
         require_kvm()
         if script is None:
-            initramfs = guest_file("initramfs.gz")
+            initramfs = guest_file("initramfs.gz", self.kind)
         else:
             initramfs = self.initramfs(script, files)
-        args = ["-kernel", guest_file(kernel), "-initramfs", initramfs,
+        args = ["-kernel", guest_file(kernel, self.kind), "-initramfs", initramfs,
                 "-append", f"{BASE_APPEND} {append}".strip()]
         if mem:
             args += ["-m", mem]

@@ -3,13 +3,16 @@
  * blanks, arguments refused where none are taken, one sanitized reply line for anything, and
  * every command reaching its hook on the target exactly once.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "monitor/monitor_commands.h"
 #include "unit.h"
 
 static struct {
-	unsigned presses, quits, statuses;
+	unsigned presses, quits, statuses, dumps;
+	int dump_result;
+	char dump_path[MONITOR_LINE_MAX + 1];
 } fake;
 
 static void fake_press(void *opaque)
@@ -28,10 +31,18 @@ static void fake_quit(void *opaque)
 	fake.quits++;
 }
 
+static int fake_screendump(void *opaque, const char *path)
+{
+	fake.dumps++;
+	snprintf(fake.dump_path, sizeof(fake.dump_path), "%s", path);
+	return fake.dump_result;
+}
+
 static const struct monitor_target target = {
 	.press_power_button = fake_press,
 	.status = fake_status,
 	.quit = fake_quit,
+	.screendump = fake_screendump,
 };
 
 static char reply[MONITOR_REPLY_MAX];
@@ -64,7 +75,7 @@ static void test_commands_reach_their_hooks(void)
 	CHECK_EQ(fake.statuses, 1);
 	CHECK_STR(run("quit"), "ok");
 	CHECK_EQ(fake.quits, 1);
-	CHECK(starts_with(run("help"), "commands: system_powerdown, info status, quit"));
+	CHECK(starts_with(run("help"), "commands: system_powerdown, info status, quit, screendump"));
 	CHECK_EQ(fake.presses + fake.quits + fake.statuses, 3);
 }
 
@@ -101,6 +112,25 @@ static void test_arguments_refused(void)
 	CHECK(starts_with(run("info status all"), "error: info status takes no arguments"));
 	CHECK(starts_with(run("system_powerdown  -f "), "error: system_powerdown takes no"));
 	CHECK_EQ(fake.presses + fake.quits + fake.statuses, 0);
+}
+
+static void test_screendump(void)
+{
+	reset();
+	CHECK_STR(run("screendump  /tmp/a b.ppm "), "ok");
+	CHECK_EQ(fake.dumps, 1);
+	CHECK_STR(fake.dump_path, "/tmp/a b.ppm"); /* trimmed, inner blanks kept */
+	CHECK_STR(run("screendump"), "error: screendump needs a file name");
+	CHECK(starts_with(run("screendump x.png"), "error: screendump writes PPM"));
+	CHECK(starts_with(run("screendump .pp"), "error: screendump writes PPM"));
+	CHECK_EQ(fake.dumps, 1);
+	fake.dump_result = -ENOTSUP;
+	CHECK(starts_with(run("screendump x.ppm"), "error: no display"));
+	fake.dump_result = -ENODATA;
+	CHECK(starts_with(run("screendump x.ppm"), "error: the guest shows nothing yet"));
+	fake.dump_result = -EACCES;
+	CHECK(starts_with(run("screendump x.ppm"), "error: screendump: Permission denied"));
+	CHECK_EQ(fake.dumps, 4);
 }
 
 static bool reply_is_one_clean_line(const char *r)
@@ -160,6 +190,7 @@ int main(void)
 	RUN(test_blanks_and_line_ends);
 	RUN(test_names_are_whole_words);
 	RUN(test_arguments_refused);
+	RUN(test_screendump);
 	RUN(test_hostile_bytes);
 	return UNIT_RESULT();
 }

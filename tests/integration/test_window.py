@@ -1,0 +1,196 @@
+"""The SDL window (-display sdl) under Xvfb, with the std test guest (virtio_gpu,
+virtio_input): the window shows the guest's pixels where the guest drew them, a click in
+the window reaches the guest's tablet at the matching absolute position, a typed key reaches
+its keyboard, a resized window becomes the guest's preferred mode, and closing the window
+presses the guest's power button: its acpid powers it off and smolvm exits 0. One boot does all of it, in that order (the nested
+machine makes each boot dear).
+"""
+
+import ctypes
+import os
+import re
+import struct
+import subprocess
+import time
+
+import pexpect
+import pytest
+
+import vmtest
+
+TOOLS = vmtest.REPO / "build" / "guest-tools"
+# What fbpattern draws on 800 x 600 (tests/guest/tools/fbpattern.c): quadrants and a
+# magenta square at (100, 75).
+PATTERN = {(200, 150): 0xff0000, (600, 150): 0x00ff00, (200, 450): 0x0000ff,
+           (600, 450): 0xffffff, (110, 85): 0xff00ff}
+
+
+def tool(name):
+    path = TOOLS / name
+    if not path.is_file():
+        pytest.fail(f"no {path}: run make guest-tools", pytrace=False)
+    return (path.read_bytes(), 0o755)
+
+
+@pytest.fixture
+def xvfb(monkeypatch):
+    """An X server of its own (Xvfb from Debian's xvfb); DISPLAY points at it."""
+    for n in range(42, 80):
+        if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"):
+            break
+    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while not os.path.exists(f"/tmp/.X11-unix/X{n}"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("Xvfb did not start", pytrace=False)
+        time.sleep(0.05)
+    monkeypatch.setenv("DISPLAY", f":{n}")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    yield f":{n}"
+    proc.kill()
+    proc.wait()
+
+
+def xdotool(*args):
+    return subprocess.run(["xdotool", *map(str, args)], capture_output=True, text=True,
+                          timeout=20).stdout.strip()
+
+
+def window_id():
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        ids = xdotool("search", "--name", "^smolvm - ").split()
+        if ids:
+            return ids[0]
+        time.sleep(0.1)
+    pytest.fail("no window named 'smolvm - ...' appeared", pytrace=False)
+
+
+def window_pixels(wid):
+    """The window's contents (xwd, parsed): (width, height, pixel(x, y) -> 0xRRGGBB)."""
+    data = subprocess.run(["xwd", "-silent", "-id", wid], capture_output=True,
+                          timeout=20, check=True).stdout
+    h = struct.unpack(">25I", data[:100])
+    header_size, depth, width, height = h[0], h[3], h[4], h[5]
+    byte_order, bpp, stride, ncolors = h[7], h[11], h[12], h[19]
+    assert bpp == 32, f"xwd gave {bpp} bits per pixel (depth {depth})"
+    pixels = data[header_size + 12 * ncolors:]
+    fmt = "<I" if byte_order == 0 else ">I"
+
+    def pixel(x, y):
+        return struct.unpack_from(fmt, pixels, y * stride + x * 4)[0] & 0xffffff
+    return width, height, pixel
+
+
+def close_window(wid):
+    """WM_DELETE_WINDOW, as a window manager's close button sends it (Xvfb has no window
+    manager, and xdotool in Debian 12 cannot send it): through libX11, with ctypes."""
+    x = ctypes.cdll.LoadLibrary("libX11.so.6")
+    x.XOpenDisplay.restype = ctypes.c_void_p
+    x.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x.XInternAtom.restype = ctypes.c_ulong
+    x.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    x.XFlush.argtypes = x.XCloseDisplay.argtypes = [ctypes.c_void_p]
+
+    class ClientMessage(ctypes.Structure):
+        _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong),
+                    ("send_event", ctypes.c_int), ("display", ctypes.c_void_p),
+                    ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
+                    ("format", ctypes.c_int), ("data", ctypes.c_long * 5)]
+
+    class XEvent(ctypes.Union):
+        _fields_ = [("xclient", ClientMessage), ("pad", ctypes.c_long * 24)]
+
+    x.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long,
+                             ctypes.POINTER(XEvent)]
+    d = x.XOpenDisplay(None)
+    assert d, "cannot open the X display"
+    ev = XEvent()
+    ev.xclient.type = 33  # ClientMessage
+    ev.xclient.window = int(wid)
+    ev.xclient.message_type = x.XInternAtom(d, b"WM_PROTOCOLS", 0)
+    ev.xclient.format = 32
+    ev.xclient.data[0] = x.XInternAtom(d, b"WM_DELETE_WINDOW", 0)
+    x.XSendEvent(d, int(wid), 0, 0, ctypes.byref(ev))
+    x.XFlush(d)
+    x.XCloseDisplay(d)
+
+
+def act_until(vm, action, pattern, tries=3, timeout=5):
+    """Does action (an xdotool command) until the guest prints pattern; how many tries it
+    took. X input sent while SDL is still busy with the window can be lost before it
+    reaches smolvm (1 run in 6 lost a click or key once, cause not found): a second try
+    tells that apart from smolvm losing every event, which still fails."""
+    for attempt in range(1, tries + 1):
+        action()
+        if vm.p.expect([pexpect.TIMEOUT, pexpect.EOF, pattern], timeout=timeout) == 2:
+            vm.log += vm.p.before + vm.p.after
+            return attempt
+        vm.log += vm.p.before or ""
+    pytest.fail(f"no {pattern!r} after {tries} tries\n--- output ---\n{vm.log}", pytrace=False)
+
+
+def test_window_shows_guest_pixels_takes_input_and_resizes(std_guest, xvfb):
+    vm = std_guest.start(r"""
+/fbpattern && echo DRAWN
+/evread "smolvm tablet" 2 60
+/evread "smolvm keyboard" 2 60
+# Without EDID (not offered) the driver's hotplug check sees no change, so nothing probes
+# the connector again on its own: ask for a probe, as a compositor's GETCONNECTOR would.
+for i in $(seq 600); do
+	echo detect > /sys/class/drm/card0-Virtual-1/status
+	m=$(head -n 1 /sys/class/drm/card0-Virtual-1/modes)
+	[ "$m" = 1024x768 ] && break
+	sleep 0.1
+done
+echo "MODE=$m"
+sleep 600
+""", files={"fbpattern": tool("fbpattern"), "evread": tool("evread")},
+        extra=["-display", "sdl"], mem="512M", append="vt.global_cursor_default=0")
+    wid = window_id()
+    assert xdotool("getwindowname", wid) == "smolvm - bzImage"
+
+    # The picture, at 1:1 in the 800 x 600 window. The flush follows the drawing within
+    # 1/20 s, the window's redraw at once.
+    vm.expect("DRAWN")
+    deadline = time.monotonic() + 10
+    while True:
+        width, height, pixel = window_pixels(wid)
+        seen = {p: pixel(*p) for p in PATTERN}
+        if seen == PATTERN or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert (width, height) == (800, 600)
+    assert seen == PATTERN, f"window pixels {seen}, drawn {PATTERN}"
+
+    # A click at (200, 150) of 800 x 600: the tablet's 0..32767 at that point.
+    vm.expect("evread: ready")
+    xdotool("mousemove", "--window", wid, 200, 150)
+    time.sleep(0.3)
+    tries = act_until(vm, lambda: xdotool("click", 1), r"EVENT type=1 code=272 value=1")
+    print(f"click: {tries} tries")
+    vm.expect(r"EVENT type=1 code=272 value=0")
+    log = vm.log
+    xs = [int(v) for v in re.findall(r"type=3 code=0 value=(\d+)", log)]
+    ys = [int(v) for v in re.findall(r"type=3 code=1 value=(\d+)", log)]
+    assert xs and ys, log
+    assert abs(xs[-1] - 200 * 32767 // 799) <= 41 and abs(ys[-1] - 150 * 32767 // 599) <= 55, log
+
+    # A key typed in the window: KEY_A (30) down and up.
+    vm.expect("evread: ready")
+    tries = act_until(vm, lambda: xdotool("key", "a"), r"EVENT type=1 code=30 value=1")
+    print(f"key: {tries} tries")
+    vm.expect(r"EVENT type=1 code=30 value=0")
+
+    # The window resized: once it settles, the guest's preferred mode.
+    xdotool("windowsize", wid, 1024, 768)
+    m = vm.expect(r"MODE=(\S+)\r?\n")  # the whole line, not what has arrived of it
+    assert m.group(1) == "1024x768", vm.log
+
+    # Closed as a window manager closes it: the guest's power button, as on SIGTERM; the
+    # guest's acpid runs its handler (tests/guest/power-button.sh), which powers off.
+    close_window(wid)
+    vm.expect("guest-acpi: power button pressed, powering off")
+    assert vm.wait(timeout=30) == 0, vm.log
