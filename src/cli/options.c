@@ -255,7 +255,7 @@ static const struct option_def option_table[] = {
 	{.name = "-shutdown-timeout", .arg = "SECONDS", .apply = opt_shutdown_timeout,
 	 .help = "time to power off after SIGTERM, then stopped (default 30)"},
 	{.name = "-monitor", .arg = "unix:PATH", .apply = opt_monitor,
-	 .help = "a command socket (mode 0600): system_powerdown, info status, quit"},
+	 .help = "a command socket (mode 0600): system_powerdown, screendump, quit..."},
 	{.name = "-display", .arg = "none|sdl[,width=W,height=H]", .apply = opt_display,
 	 .help = "none: a virtio-gpu screen without a window (screendump); sdl: a window"},
 };

@@ -5,11 +5,13 @@ What the guest sees is asserted in the guest: the driver binds, offers the devic
 its preferred mode, and its fbdev emulation makes /dev/fb0 of that size. That the device
 serves the guest's drawing is seen through the driver's own trace events (virtio_gpu_cmd_queue
 and virtio_gpu_cmd_response in tracefs): each TRANSFER_TO_HOST_2D and RESOURCE_FLUSH the
-drawing causes is answered OK_NODATA. The pixels themselves are for the monitor's
-`screendump` (issue 12, item 6) to check on the host once it exists.
+drawing causes is answered OK_NODATA. The pixels reach the host: the monitor's `screendump`
+shows each colour the guest drew at its place.
 """
 
 import re
+import socket
+import time
 
 import pytest
 
@@ -77,3 +79,72 @@ grep -E 'virtio_gpu_cmd_(queue|response)' $t/trace | sed 's/^.*virtio_gpu_cmd_/T
     # Every command answered, and answered OK.
     assert len(answers) == len(queued), r.describe()
     assert set(answers) == {RESP_OK_NODATA}, r.describe()
+
+
+# What tests/guest/tools/fbpattern draws: (x, y) -> 0xRRGGBB (also test_window.py's).
+PATTERN = {(200, 150): 0xff0000, (600, 150): 0x00ff00, (200, 450): 0x0000ff,
+           (600, 450): 0xffffff, (110, 85): 0xff00ff}
+
+
+def monitor_command(path, line, timeout=30):
+    """One line to smolvm's -monitor socket, its one-line answer back."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(str(path))
+        s.sendall(line.encode() + b"\n")
+        answer = b""
+        while not answer.endswith(b"\n"):
+            chunk = s.recv(4096)
+            assert chunk, f"the monitor closed the connection after {answer!r}"
+            answer += chunk
+    return answer.decode().strip()
+
+
+def read_ppm(path):
+    """A binary PPM (P6, maxval 255): (width, height, pixel(x, y) -> 0xRRGGBB)."""
+    data = path.read_bytes()
+    fields, pos = [], 0
+    while len(fields) < 4:  # magic, width, height, maxval, blank-separated (no comments)
+        while data[pos:pos + 1].isspace():
+            pos += 1
+        start = pos
+        while not data[pos:pos + 1].isspace():
+            pos += 1
+        fields.append(data[start:pos])
+    pos += 1
+    assert fields[0] == b"P6" and fields[3] == b"255", fields
+    width, height = int(fields[1]), int(fields[2])
+    assert len(data) - pos == width * height * 3, (len(data), pos, width, height)
+
+    def pixel(x, y):
+        i = pos + (y * width + x) * 3
+        return int.from_bytes(data[i:i + 3], "big")
+    return width, height, pixel
+
+
+def test_screendump_shows_what_the_guest_drew(std_guest, tmp_path):
+    sock = tmp_path / "monitor.sock"
+    vm = std_guest.start("/fbpattern && echo DRAWN\nsleep 120\n",
+                         files={"fbpattern": fbpattern()}, mem="512M", append=QUIET_CONSOLE,
+                         extra=["-display", "none", "-monitor", f"unix:{sock}"])
+    vm.expect("DRAWN")
+    dump = tmp_path / "screen.ppm"
+    # The fbdev emulation flushes the drawing 1/20 s after it; give it a few seconds.
+    deadline = time.monotonic() + 10
+    while True:
+        answer = monitor_command(sock, f"screendump {dump}")
+        seen = None
+        if answer == "ok":
+            width, height, pixel = read_ppm(dump)
+            seen = {p: pixel(*p) for p in PATTERN}
+            if seen == PATTERN:
+                break
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert answer == "ok", f"screendump answered {answer!r}\n{vm.log}"
+    assert (width, height) == (800, 600)
+    assert seen == PATTERN, f"screendump pixels {seen}, drawn {PATTERN}"
+    assert monitor_command(sock, "screendump x.png").startswith("error: screendump writes PPM")
+    assert monitor_command(sock, "quit") == "ok"
+    assert vm.wait(timeout=30) == 0, vm.log
