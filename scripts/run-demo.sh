@@ -116,6 +116,8 @@ launch() { # NESTED GUEST SHARE DISK [SMOLVM-OPTION]...
 	set -- -kernel "$guest/bzImage" -initramfs "$demo/initramfs.gz" \
 		-append "console=$console quiet" -m 512M -smp 2 -share host "$share" \
 		${disk:+-drive "file=$disk"} "$@"
+	# A console demo: no window (the cloud kernel has no display driver) unless asked for.
+	case " $* " in *" -display "*) ;; *) set -- "$@" -nographic ;; esac
 	echo "run-demo: smolvm's command line (copy it, vary it):" >&2
 	if [ "$nested" = yes ]; then
 		echo "  scripts/nested-kvm.sh -i -- $(show ./smolvm "$@")" >&2

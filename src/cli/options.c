@@ -215,12 +215,19 @@ static int opt_display(struct vm_config *cfg, const char *opt, const char *arg)
 	return 0;
 }
 
-/* The choices that only make sense together, once every option is read. */
-static int options_check_display(const struct vm_config *cfg)
+/* The choices that only make sense together, once every option is read. Without -display or
+ * -nographic, a build with a window opens one where a display is reachable, as qemu does. */
+static int options_check_display(struct vm_config *cfg)
 {
 	if (cfg->nographic && cfg->display != DISPLAY_DEFAULT) {
 		log_error("-nographic and -display contradict each other: give one of them");
 		return -1;
+	}
+	if (!cfg->nographic && cfg->display == DISPLAY_DEFAULT && features_have_display("sdl") &&
+	    ((getenv("DISPLAY") && *getenv("DISPLAY")) ||
+	     (getenv("WAYLAND_DISPLAY") && *getenv("WAYLAND_DISPLAY")))) {
+		cfg->display = DISPLAY_SDL;
+		cfg->display_implicit = true;
 	}
 	if (cfg->display == DISPLAY_SDL && !features_have_display("sdl")) {
 		log_error("-display sdl: this smolvm is built without the ui feature "
@@ -251,7 +258,7 @@ static const struct option_def option_table[] = {
 	{.name = "-no-reboot", .apply = opt_no_reboot,
 	 .help = "exit when the guest reboots instead of restarting it"},
 	{.name = "-nographic", .apply = opt_nographic,
-	 .help = "no window: the consoles use this terminal (the default)"},
+	 .help = "no window, no display: the consoles use this terminal"},
 	{.name = "-shutdown-timeout", .arg = "SECONDS", .apply = opt_shutdown_timeout,
 	 .help = "time to power off after SIGTERM, then stopped (default 30)"},
 	{.name = "-monitor", .arg = "unix:PATH", .apply = opt_monitor,

@@ -66,7 +66,8 @@ struct share_config {
 
 /* -display: where the guest's screen goes. */
 enum display_mode {
-	DISPLAY_DEFAULT, /* no -display: no graphics device, the consoles on this terminal */
+	DISPLAY_DEFAULT, /* no graphics device, the consoles on this terminal (-nographic, or no
+			  * -display where no display is reachable or the ui feature is out) */
 	DISPLAY_NONE,	 /* a graphics device without a window (with the ui feature) */
 	DISPLAY_SDL,	 /* a window */
 };
@@ -81,6 +82,7 @@ struct vm_config {
 	bool nographic;
 	enum display_mode display;
 	uint32_t display_width, display_height; /* -display ...,width=,height=; 0: 800 x 600 */
+	bool display_implicit; /* sdl chosen for a reachable $DISPLAY, not asked for */
 	struct drive_config drive[VM_MAX_DRIVES];
 	unsigned ndrives;
 	struct net_config net;

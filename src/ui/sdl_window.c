@@ -64,6 +64,7 @@ struct sdl_window {
 	/* Where the picture was last drawn, in drawable pixels (for the pointer). */
 	struct display_rect shown;
 
+	bool optional; /* sdl_window_config.optional */
 	bool resize_pending;
 	uint32_t resize_at; /* SDL_GetTicks() of the last size change */
 };
@@ -299,6 +300,16 @@ static void window_loop(struct sdl_window *w)
 	}
 }
 
+/* One line: an error when the window was asked for, a warning when it was only the default. */
+static void window_failed(const struct sdl_window *w, const char *what, const char *why)
+{
+	if (w->optional)
+		log_warn("no window (%s: %s): the guest's display goes unseen; -nographic "
+			 "leaves it out", what, why);
+	else
+		log_error("-display sdl: %s (%s)", what, why);
+}
+
 /* SDL's part of opening; 0, or -1 after one line. */
 static int window_create(struct sdl_window *w)
 {
@@ -312,7 +323,7 @@ static int window_create(struct sdl_window *w)
 					  : getenv("WAYLAND_DISPLAY") ? "x11,wayland"
 								       : "x11");
 	if (SDL_Init(SDL_INIT_VIDEO) != 0) {
-		log_error("-display sdl: no display reachable (%s)", SDL_GetError());
+		window_failed(w, "no display reachable", SDL_GetError());
 		return -1;
 	}
 	w->wake_event = SDL_RegisterEvents(1);
@@ -326,7 +337,7 @@ static int window_create(struct sdl_window *w)
 						  SDL_TEXTUREACCESS_STREAMING, CURSOR_SIZE,
 						  CURSOR_SIZE);
 	if (w->wake_event == (uint32_t)-1 || !w->win || !w->ren || !w->cursor_tex) {
-		log_error("-display sdl: cannot open the window (%s)", SDL_GetError());
+		window_failed(w, "cannot open the window", SDL_GetError());
 		return -1;
 	}
 	SDL_SetTextureBlendMode(w->cursor_tex, SDL_BLENDMODE_BLEND);
@@ -372,6 +383,7 @@ int sdl_window_open(struct vm *vm, struct virtio_gpu *gpu, const struct sdl_wind
 	name = cfg->title ? strrchr(cfg->title, '/') : NULL;
 	name = name ? name + 1 : cfg->title;
 	snprintf(w->title, sizeof(w->title), "smolvm%s%s", name ? " - " : "", name ? name : "");
+	w->optional = cfg->optional;
 	w->first_width = cfg->width ? cfg->width : WINDOW_DEFAULT_WIDTH;
 	w->first_height = cfg->height ? cfg->height : WINDOW_DEFAULT_HEIGHT;
 	w->generation = (uint64_t)-1; /* draw whatever the device has first */

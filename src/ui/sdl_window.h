@@ -31,6 +31,7 @@ struct sdl_window_config {
 	const char *title;	  /* "smolvm - " and this */
 	uint32_t width, height; /* the window's first size; 0: 800 x 600 */
 	const struct sdl_input_sink *input; /* NULL: input is ignored */
+	bool optional; /* a failure to open is a warning: the caller goes on without */
 };
 
 /* Opens the window (its thread starts and creates it before this returns). 0, or -1 after

@@ -6,6 +6,7 @@
 #include "ui/virtio_gpu.h"
 #include "ui/virtio_input.h"
 #include "vmm/features.h"
+#include "vmm/log.h"
 #include "vmm/vm.h"
 
 /* The display of this process's one machine, for the monitor's screendump. */
@@ -60,9 +61,7 @@ static int ui_add_devices(struct vm *vm)
 {
 	const struct vm_config *cfg = vm->cfg;
 
-	/* Without -display nothing changes for the guest: the default stays a machine
-	 * without a graphics device (a window by default would add a PCI function to
-	 * every machine started where $DISPLAY is set, tests included). */
+	/* -nographic, or no display reachable (cli/options.c chose): no graphics device. */
 	if (cfg->display == DISPLAY_DEFAULT)
 		return 0;
 	ui_gpu = virtio_gpu_create(vm);
@@ -84,8 +83,15 @@ static int ui_add_devices(struct vm *vm)
 		.width = cfg->display_width,
 		.height = cfg->display_height,
 		.input = &ui_input,
+		.optional = cfg->display_implicit,
 	};
-	return sdl_window_open(vm, ui_gpu, &wcfg);
+	if (sdl_window_open(vm, ui_gpu, &wcfg) == 0)
+		return 0;
+	if (!cfg->display_implicit)
+		return -1;
+	/* $DISPLAY was set but its server would not have us (e.g. under sudo, without the
+	 * X cookie): go on without a window, as if -display none had been given. */
+	return 0;
 }
 
 static int ui_screendump(struct vm *vm, const char *path)

@@ -355,6 +355,8 @@ class Guest:
             args += ["-smp", str(smp)]
         if no_reboot:
             args.append("-no-reboot")
+        if "-display" not in extra:
+            args.append("-nographic")  # no window where $DISPLAY is set, as in CI
         return args + list(extra)
 
     def run(self, script, timeout=BOOT_TIMEOUT, input=None, **kw):

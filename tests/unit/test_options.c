@@ -440,8 +440,27 @@ static void test_display(void)
 {
 	struct vm_config c;
 
+	/* No display reachable: no graphics device unless asked for. */
+	unsetenv("DISPLAY");
+	unsetenv("WAYLAND_DISPLAY");
 	CHECK_EQ(parse(&c, "-kernel", "k", NULL), OPTIONS_RUN);
 	CHECK_EQ(c.display, DISPLAY_DEFAULT);
+	/* A display reachable: a window by default where the ui feature is built in, as the
+	 * default only (a failure to open it is then a warning), never with -nographic. */
+	setenv("DISPLAY", ":7", 1);
+	CHECK_EQ(parse(&c, "-kernel", "k", NULL), OPTIONS_RUN);
+	CHECK_EQ(c.display, features_has("ui") ? DISPLAY_SDL : DISPLAY_DEFAULT);
+	CHECK_EQ(c.display_implicit, features_has("ui"));
+	CHECK_EQ(parse(&c, "-kernel", "k", "-nographic", NULL), OPTIONS_RUN);
+	CHECK_EQ(c.display, DISPLAY_DEFAULT);
+	CHECK_EQ(parse(&c, "-kernel", "k", "-display", "none", NULL), OPTIONS_RUN);
+	CHECK_EQ(c.display, DISPLAY_NONE);
+	CHECK(!c.display_implicit);
+	unsetenv("DISPLAY");
+	setenv("WAYLAND_DISPLAY", "wayland-0", 1);
+	CHECK_EQ(parse(&c, "-kernel", "k", NULL), OPTIONS_RUN);
+	CHECK_EQ(c.display, features_has("ui") ? DISPLAY_SDL : DISPLAY_DEFAULT);
+	unsetenv("WAYLAND_DISPLAY");
 	CHECK_EQ(parse(&c, "-kernel", "k", "-display", "none", NULL), OPTIONS_RUN);
 	CHECK_EQ(c.display, DISPLAY_NONE);
 	CHECK_EQ(parse(&c, "-kernel", "k", "--display", "none", NULL), OPTIONS_RUN);
