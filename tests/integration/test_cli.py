@@ -41,6 +41,17 @@ def makefile_version():
     return m.group(1)
 
 
+def makefile_features():
+    """The default features (FEATURES_DEFAULT), as --version lists them: sorted, or "none"."""
+    m = re.search(r"^FEATURES_DEFAULT\s*:?=[ \t]*(.*)$", (REPO / "Makefile").read_text(), re.M)
+    assert m, "no FEATURES_DEFAULT in the Makefile"
+    return " ".join(sorted(m.group(1).split())) or "none"
+
+
+def version_line():
+    return f"smolvm {makefile_version()} (features: {makefile_features()})\n"
+
+
 def test_every_option_is_in_the_man_page():
     assert not missing_options(man_page_text()), f"not in {MAN_PAGE}"
 
@@ -65,7 +76,7 @@ def test_man_page_sections():
 def test_version_is_the_makefiles():
     r = run_smolvm(["--version"], timeout=QUICK)
     assert r.returncode == 0, r.describe()
-    assert r.stdout == f"smolvm {makefile_version()}\n", r.describe()
+    assert r.stdout == version_line(), r.describe()
 
 
 def test_make_install(tmp_path):
@@ -76,7 +87,7 @@ def test_make_install(tmp_path):
     binary, man = tmp_path / "usr/bin/smolvm", tmp_path / "usr/share/man/man1/smolvm.1"
     assert os.access(binary, os.X_OK) and man.is_file(), sorted(map(str, tmp_path.rglob("*")))
     version = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=QUICK)
-    assert version.stdout == f"smolvm {makefile_version()}\n"
+    assert version.stdout == version_line()
     th = [line for line in man.read_text().splitlines() if line.startswith(".TH ")]
     assert th and f'"smolvm {makefile_version()}"' in th[0], th
 
