@@ -213,6 +213,7 @@ int main(int argc, char **argv)
 	struct boot_entry entry;
 	struct vm vm;
 	struct monitor *mon = NULL;
+	bool window_console;
 	int initrd_fd = -1;
 	uint64_t initrd_size = 0;
 	enum vm_stop stop;
@@ -249,7 +250,10 @@ int main(int argc, char **argv)
 	if (machine_create_vcpus(&vm, &entry) != 0 || machine_start_control(&vm, mon) != 0)
 		return EXIT_GUEST_ERROR;
 
-	if (console_init(&vm, term_enter_raw()) != 0)
+	/* The window as the guest's console (console=tty0): this terminal keeps its mode, so
+	 * Ctrl-C here stops the VM (130), as in qemu. */
+	window_console = cfg.display == DISPLAY_SDL && term_cmdline_console_is_vt(cfg.append);
+	if (console_init(&vm, !window_console && term_enter_raw()) != 0)
 		return EXIT_GUEST_ERROR;
 	for (unsigned i = 0; i < vm.ncpus; i++)
 		if (vcpu_start(&vm.vcpus[i]) != 0)

@@ -50,3 +50,18 @@ bool term_enter_raw(void)
 	}
 	return true;
 }
+
+bool term_cmdline_console_is_vt(const char *cmdline)
+{
+	const char *last = NULL;
+	size_t n;
+
+	/* Linux takes the last console= as /dev/console; each starts a word. */
+	for (const char *p = cmdline; p && (p = strstr(p, "console=")); p++)
+		if (p == cmdline || p[-1] == ' ')
+			last = p + strlen("console=");
+	if (!last || strncmp(last, "tty", 3) != 0)
+		return false;
+	n = strspn(last + 3, "0123456789");
+	return n > 0 && (last[3 + n] == '\0' || last[3 + n] == ' ' || last[3 + n] == ',');
+}

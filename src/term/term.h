@@ -11,4 +11,8 @@ bool term_enter_raw(void);
 /* Put the terminal back as it was; safe to call twice and from a signal handler. */
 void term_restore(void);
 
+/* Whether the kernel command line's last console= is a virtual terminal (tty0, tty1, ...):
+ * with a window, the window is then the guest's console and this terminal stays as it is. */
+bool term_cmdline_console_is_vt(const char *cmdline);
+
 #endif
