@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "ui/edid.h"
+
 void gpu_state_init(struct gpu_state *s, struct gpu_framebuffer *fb,
 		    const struct gpu_limits *limits)
 {
@@ -33,6 +35,14 @@ union gpu_request {
 	struct virtio_gpu_transfer_to_host_2d transfer;
 	struct virtio_gpu_resource_attach_backing attach;
 	struct virtio_gpu_update_cursor cursor;
+	struct virtio_gpu_cmd_get_edid get_edid;
+};
+
+/* Every response: a header, or one with data. */
+union gpu_response {
+	struct virtio_gpu_ctrl_hdr hdr;
+	struct virtio_gpu_resp_display_info display_info;
+	struct virtio_gpu_resp_edid edid;
 };
 
 static uint32_t gpu_cmd_set_scanout(struct gpu_state *s, const struct virtio_gpu_set_scanout *req)
@@ -98,11 +108,23 @@ static void gpu_display_info(struct gpu_state *s, struct virtio_gpu_resp_display
 	info->pmodes[0].enabled = 1;
 }
 
+/* The EDID of the preferred size, which GET_DISPLAY_INFO answers too: a new size gives a
+ * new block, so the guest sees the monitor change. */
+static void gpu_edid(struct gpu_state *s, struct virtio_gpu_resp_edid *resp)
+{
+	uint64_t size = atomic_load(&s->preferred);
+
+	memset(resp, 0, sizeof(*resp));
+	edid_generate(resp->edid, size >> 32, (uint32_t)size);
+	resp->size = EDID_BLOCK_SIZE;
+}
+
 /* The request's size for each fixed-size command; 0 for the rest. */
 static size_t gpu_request_size(uint32_t type)
 {
 	switch (type) {
 	case VIRTIO_GPU_CMD_GET_DISPLAY_INFO: return sizeof(struct virtio_gpu_ctrl_hdr);
+	case VIRTIO_GPU_CMD_GET_EDID: return sizeof(struct virtio_gpu_cmd_get_edid);
 	case VIRTIO_GPU_CMD_RESOURCE_CREATE_2D: return sizeof(struct virtio_gpu_resource_create_2d);
 	case VIRTIO_GPU_CMD_RESOURCE_UNREF:
 	case VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING: return sizeof(struct virtio_gpu_resource_ref);
@@ -130,18 +152,23 @@ static uint32_t gpu_control_dispatch(struct gpu_state *s, const union gpu_reques
 		expected = sizeof(req->attach) +
 			   (uint64_t)req->attach.nr_entries * sizeof(struct virtio_gpu_mem_entry);
 	}
-	/* Short, unknown (3D, capsets, EDID: none offered) and cursor commands on the control
-	 * queue. A request longer than its command is served and its tail ignored, as other
+	/* Short, unknown (3D, capsets: none offered; EDID unless negotiated) and cursor commands
+	 * on the control queue. A request longer than its command is served and its tail ignored, as other
 	 * devices do: the spec fixes each command's layout, not the buffer's length, and a
 	 * driver may pad (older Linux headers, other guests). */
 	if (expected == 0 || c->out_len < expected ||
 	    req->hdr.type == VIRTIO_GPU_CMD_UPDATE_CURSOR ||
-	    req->hdr.type == VIRTIO_GPU_CMD_MOVE_CURSOR)
+	    req->hdr.type == VIRTIO_GPU_CMD_MOVE_CURSOR ||
+	    (req->hdr.type == VIRTIO_GPU_CMD_GET_EDID && !s->edid))
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
 
 	switch (req->hdr.type) {
 	case VIRTIO_GPU_CMD_GET_DISPLAY_INFO:
 		return VIRTIO_GPU_RESP_OK_DISPLAY_INFO;
+	case VIRTIO_GPU_CMD_GET_EDID:
+		/* The only guest input: which scanout, and there is one. */
+		return req->get_edid.scanout == 0 ? VIRTIO_GPU_RESP_OK_EDID
+						  : VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID;
 	case VIRTIO_GPU_CMD_RESOURCE_CREATE_2D:
 		return gpu_resource_create(rs, req->create.resource_id, req->create.format,
 					   req->create.width, req->create.height);
@@ -166,7 +193,7 @@ static uint32_t gpu_control_dispatch(struct gpu_state *s, const union gpu_reques
 uint32_t gpu_control_execute(struct gpu_state *s, const struct virtq_chain *c)
 {
 	union gpu_request req;
-	struct virtio_gpu_resp_display_info resp;
+	union gpu_response resp;
 	size_t resp_len = sizeof(resp.hdr);
 	uint32_t type;
 
@@ -182,8 +209,11 @@ uint32_t gpu_control_execute(struct gpu_state *s, const struct virtq_chain *c)
 	}
 	memset(&resp, 0, sizeof(resp));
 	if (type == VIRTIO_GPU_RESP_OK_DISPLAY_INFO) {
-		gpu_display_info(s, &resp);
-		resp_len = sizeof(resp);
+		gpu_display_info(s, &resp.display_info);
+		resp_len = sizeof(resp.display_info);
+	} else if (type == VIRTIO_GPU_RESP_OK_EDID) {
+		gpu_edid(s, &resp.edid);
+		resp_len = sizeof(resp.edid);
 	}
 	resp.hdr.type = type;
 	if (req.hdr.flags & VIRTIO_GPU_FLAG_FENCE) {

@@ -11,6 +11,7 @@
 #define SMOLVM_GPU_COMMANDS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ui/gpu_framebuffer.h"
@@ -32,6 +33,8 @@ struct gpu_state {
 	struct gpu_scanout scanout;
 	/* The size GET_DISPLAY_INFO offers, width << 32 | height: set by any thread. */
 	_Atomic uint64_t preferred;
+	/* The driver accepted VIRTIO_GPU_F_EDID: GET_EDID is served (set at activation). */
+	bool edid;
 	/* Called on the worker thread after a flush changed what the scanout shows. */
 	void (*on_frame)(void *opaque);
 	void *frame_opaque;

@@ -62,6 +62,7 @@ static int gpu_activate(struct virtio_device *vdev)
 	struct virtio_gpu *gpu = vdev->priv;
 
 	gpu->state.resources.mem = vdev->mem;
+	gpu->state.edid = virtio_has_feature(vdev, VIRTIO_GPU_F_EDID);
 	return virtio_worker_start(&gpu->worker, "virtio-gpu");
 }
 
@@ -122,6 +123,9 @@ struct virtio_gpu *virtio_gpu_new(const struct gpu_limits *limits)
 		.ops = &gpu_ops,
 		.priv = gpu,
 		.device_id = VIRTIO_ID_GPU,
+		/* An EDID that follows the preferred size: Linux reads it again on every
+		 * display event and gives the connector its modes from it. */
+		.features = 1ULL << VIRTIO_GPU_F_EDID,
 		.config_size = sizeof(gpu->config),
 	};
 	gpu->worker = (struct virtio_worker){
@@ -178,7 +182,8 @@ int virtio_gpu_set_preferred_size(struct virtio_gpu *gpu, uint32_t width, uint32
 	pthread_mutex_lock(&gpu->config_lock);
 	gpu->config.events_read |= VIRTIO_GPU_EVENT_DISPLAY;
 	pthread_mutex_unlock(&gpu->config_lock);
-	/* The driver reads events_read, asks GET_DISPLAY_INFO again, and clears the event. */
+	/* The driver reads events_read, asks GET_EDID (which now describes this size) and
+	 * GET_DISPLAY_INFO again, and clears the event. */
 	virtio_config_changed(&gpu->vdev);
 	return 0;
 }

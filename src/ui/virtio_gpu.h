@@ -23,9 +23,9 @@ struct virtio_gpu *virtio_gpu_new(const struct gpu_limits *limits);
 struct virtio_device *virtio_gpu_vdev(struct virtio_gpu *gpu);
 void virtio_gpu_free(struct virtio_gpu *gpu);
 
-/* The size the display offers the guest (a window's size): GET_DISPLAY_INFO answers it
- * from now on, and the driver is told with VIRTIO_GPU_EVENT_DISPLAY and a configuration
- * interrupt. 0, or -EINVAL for a size outside 1..GPU_MAX_DIMENSION. */
+/* The size the display offers the guest (a window's size): GET_DISPLAY_INFO and GET_EDID
+ * (a block whose preferred timing is this size, ui/edid.h) answer it from now on, and the
+ * driver is told with VIRTIO_GPU_EVENT_DISPLAY and a configuration interrupt. 0, or -EINVAL for a size outside 1..GPU_MAX_DIMENSION. */
 int virtio_gpu_set_preferred_size(struct virtio_gpu *gpu, uint32_t width, uint32_t height);
 
 /* The scanout as a binary PPM (P6) at path: 0, -ENODATA while the guest shows nothing,

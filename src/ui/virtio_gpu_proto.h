@@ -17,6 +17,9 @@ struct virtio_gpu_config {
 };
 #define VIRTIO_GPU_EVENT_DISPLAY 1
 
+/* Feature bits (5.7.3). */
+#define VIRTIO_GPU_F_EDID 1
+
 /* Control queue commands (2D) and cursor queue commands. */
 enum {
 	VIRTIO_GPU_CMD_GET_DISPLAY_INFO = 0x0100,
@@ -39,6 +42,9 @@ enum {
 enum {
 	VIRTIO_GPU_RESP_OK_NODATA = 0x1100,
 	VIRTIO_GPU_RESP_OK_DISPLAY_INFO,
+	VIRTIO_GPU_RESP_OK_CAPSET_INFO,
+	VIRTIO_GPU_RESP_OK_CAPSET,
+	VIRTIO_GPU_RESP_OK_EDID,
 
 	VIRTIO_GPU_RESP_ERR_UNSPEC = 0x1200,
 	VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY,
@@ -72,6 +78,20 @@ struct virtio_gpu_resp_display_info {
 		uint32_t enabled;
 		uint32_t flags;
 	} pmodes[VIRTIO_GPU_MAX_SCANOUTS];
+};
+
+/* GET_EDID (with VIRTIO_GPU_F_EDID) and its response: size bytes of EDID in edid[]. */
+struct virtio_gpu_cmd_get_edid {
+	struct virtio_gpu_ctrl_hdr hdr;
+	uint32_t scanout;
+	uint32_t padding;
+};
+
+struct virtio_gpu_resp_edid {
+	struct virtio_gpu_ctrl_hdr hdr;
+	uint32_t size;
+	uint32_t padding;
+	uint8_t edid[1024];
 };
 
 /* Pixel formats: the names give the byte order in memory. */
@@ -153,6 +173,8 @@ struct virtio_gpu_update_cursor {
 
 _Static_assert(sizeof(struct virtio_gpu_ctrl_hdr) == 24, "virtio 1.2, 5.7.6.7");
 _Static_assert(sizeof(struct virtio_gpu_resp_display_info) == 408, "virtio 1.2, 5.7.6.8");
+_Static_assert(sizeof(struct virtio_gpu_cmd_get_edid) == 32, "virtio 1.2, 5.7.6.8");
+_Static_assert(sizeof(struct virtio_gpu_resp_edid) == 1056, "virtio 1.2, 5.7.6.8");
 _Static_assert(sizeof(struct virtio_gpu_resource_create_2d) == 40, "virtio 1.2, 5.7.6.8");
 _Static_assert(sizeof(struct virtio_gpu_set_scanout) == 48, "virtio 1.2, 5.7.6.8");
 _Static_assert(sizeof(struct virtio_gpu_transfer_to_host_2d) == 56, "virtio 1.2, 5.7.6.8");

@@ -13,7 +13,8 @@
  *            bit 6 tame ids, rectangles and backing entries (small, mostly valid),
  *            bit 7 a fence;
  *   split (u8): where the request is cut in two descriptors (0: not cut);
- *   room (u8): the response room, room * 2 bytes (255: a display info's worth);
+ *   room (u8): the response room, room * 2 bytes (254: a display info's worth, 255: an
+ *              EDID's);
  *   length (u8): with bit 5, the request length;
  *   then the request's bytes (missing ones are zero).
  */
@@ -80,8 +81,8 @@ static size_t exact_size(uint32_t type, const uint8_t *req)
 {
 	switch (type) {
 	case VIRTIO_GPU_CMD_GET_DISPLAY_INFO:
-	case VIRTIO_GPU_CMD_GET_EDID:
 	case 0x0200: return 24;
+	case VIRTIO_GPU_CMD_GET_EDID: return 32;
 	case VIRTIO_GPU_CMD_RESOURCE_CREATE_2D: return 40;
 	case VIRTIO_GPU_CMD_RESOURCE_UNREF:
 	case VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING: return 32;
@@ -114,6 +115,21 @@ static void tame(uint32_t type, uint8_t *req, size_t len)
 		if (len >= 40) {
 			w[8] = 1 + w[8] % 128;
 			w[9] = 1 + w[9] % 128;
+		}
+		break;
+	case VIRTIO_GPU_CMD_GET_EDID:
+		/* Scanout 0 or 1; the padding picks the host's preferred size (1..16384 each
+		 * way), as a window's resize would, so every size reaches the generator. */
+		if (len >= 32) {
+			uint16_t w, h;
+
+			req[24] &= 1;
+			memset(req + 25, 0, 3);
+			memcpy(&w, req + 28, 2);
+			memcpy(&h, req + 30, 2);
+			atomic_store(&state.preferred,
+				     (uint64_t)(w % GPU_MAX_DIMENSION + 1) << 32 |
+					     (h % GPU_MAX_DIMENSION + 1));
 		}
 		break;
 	case VIRTIO_GPU_CMD_SET_SCANOUT:
@@ -174,6 +190,7 @@ static void check_state(void)
 static bool response_known(uint32_t type)
 {
 	return type == VIRTIO_GPU_RESP_OK_NODATA || type == VIRTIO_GPU_RESP_OK_DISPLAY_INFO ||
+	       type == VIRTIO_GPU_RESP_OK_EDID ||
 	       (type >= VIRTIO_GPU_RESP_ERR_UNSPEC && type <= VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
 }
 
@@ -181,12 +198,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	gpu_state_init(&state, &fb, &limits);
 	state.resources.mem = &mem;
+	state.edid = true; /* VIRTIO_GPU_F_EDID negotiated */
 
 	while (size >= 4) {
 		uint8_t op = data[0], split = data[1], room = data[2], rawlen = data[3];
 		_Alignas(8) uint8_t req[MAX_REQUEST] = {0};
 		uint32_t type;
-		size_t len, fill, resp_len = room == 255 ? 408 : room * 2u;
+		size_t len, fill, resp_len = room == 255 ? 1056 : room == 254 ? 408 : room * 2u;
 		uint8_t *piece[2] = {NULL, NULL}, *resp;
 		struct virtio_gpu_ctrl_hdr hdr;
 		uint32_t used;
@@ -231,16 +249,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fuzz_assert(gpu_cursor_execute(&state, &chain) == 0);
 		} else {
 			used = gpu_control_execute(&state, &chain);
-			fuzz_assert(used == 0 || used == 24 || used == 408);
+			fuzz_assert(used == 0 || used == 24 || used == 408 || used == 1056);
 			fuzz_assert(used <= resp_len);
 			fuzz_assert(used != 0 || resp_len < 24 ||
 				    (resp_len < 408 && len >= 24 &&
-				     type == VIRTIO_GPU_CMD_GET_DISPLAY_INFO));
+				     type == VIRTIO_GPU_CMD_GET_DISPLAY_INFO) ||
+				    (resp_len < 1056 && len >= 32 && type == VIRTIO_GPU_CMD_GET_EDID));
 			if (used) {
 				memcpy(&hdr, resp, sizeof(hdr));
 				fuzz_assert(response_known(hdr.type));
 				fuzz_assert((used == 408) ==
 					    (hdr.type == VIRTIO_GPU_RESP_OK_DISPLAY_INFO));
+				fuzz_assert((used == 1056) == (hdr.type == VIRTIO_GPU_RESP_OK_EDID));
+				if (used == 1056) {
+					/* A block of 128 bytes whose checksum holds, zeros after. */
+					uint32_t esize;
+					uint8_t sum = 0;
+
+					memcpy(&esize, resp + 24, 4);
+					fuzz_assert(esize == 128);
+					for (unsigned i = 0; i < 128; i++)
+						sum += resp[32 + i];
+					fuzz_assert(sum == 0 && resp[32 + 128] == 0);
+				}
 				if (len >= 24 && (req[4] & VIRTIO_GPU_FLAG_FENCE)) {
 					fuzz_assert(hdr.flags == VIRTIO_GPU_FLAG_FENCE);
 					fuzz_assert(memcmp(&hdr.fence_id, req + 8, 8) == 0);
