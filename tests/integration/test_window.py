@@ -150,6 +150,15 @@ for i in $(seq 100); do
 	sleep 0.1
 done
 echo "MODE=$m"
+# Growing past that framebuffer shows once something probes at full size, as a compositor's
+# GETCONNECTOR does on the hotplug event; here the status file's detect asks for it.
+for i in $(seq 300); do
+	echo detect > $c/status
+	m=$(head -n 1 $c/modes)
+	[ "$m" = 1024x768 ] && break
+	sleep 0.2
+done
+echo "MODE2=$m"
 sleep 600
 """, files={"fbpattern": tool("fbpattern"), "evread": tool("evread")},
         extra=["-display", "sdl"], mem="512M", append="vt.global_cursor_default=0")
@@ -195,6 +204,9 @@ sleep 600
     xdotool("windowsize", wid, 640, 480)
     m = vm.expect(r"MODE=(\S+)\r?\n")  # the whole line, not what has arrived of it
     assert m.group(1) == "640x480", vm.log
+    xdotool("windowsize", wid, 1024, 768)
+    m = vm.expect(r"MODE2=(\S+)\r?\n")
+    assert m.group(1) == "1024x768", vm.log
 
     # Closed as a window manager closes it: the guest's power button, as on SIGTERM; the
     # guest's acpid runs its handler (tests/guest/power-button.sh), which powers off.
