@@ -11,6 +11,7 @@
 #include "acpi/acpi.h"
 #include "acpi/aml.h"
 #include "arch/x86/layout.h"
+#include "aml_check.h"
 #include "unit.h"
 
 #define GPA LAYOUT_ACPI
@@ -364,19 +365,6 @@ static void test_bad_config(void)
 	cfg.pci_io_size = 0x2000; /* past 0xffff */
 	CHECK_EQ(acpi_build(tables, sizeof(tables), GPA, &cfg), -EINVAL);
 }
-
-/* Builds into a fresh AML buffer and compares with the expected bytes. */
-#define CHECK_AML(build, ...)                                                                      \
-	do {                                                                                       \
-		static const uint8_t _want[] = {__VA_ARGS__};                                      \
-		uint8_t _buf[64];                                                                  \
-		struct aml am;                                                                     \
-		aml_init(&am, _buf, sizeof(_buf));                                                 \
-		build;                                                                             \
-		CHECK_EQ(am.err, 0);                                                               \
-		CHECK_EQ(am.len, sizeof(_want));                                                   \
-		CHECK(am.len == sizeof(_want) && memcmp(_buf, _want, sizeof(_want)) == 0);         \
-	} while (0)
 
 static void test_aml_integer(void)
 {

@@ -14,6 +14,7 @@
 #include "acpi/aml.h"
 #include "arch/x86/layout.h"
 #include "devices/ged.h"
+#include "aml_check.h"
 #include "unit.h"
 
 #define GPA LAYOUT_ACPI
@@ -169,19 +170,6 @@ static void test_dsdt_power_button_iasl(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CHECK(run(cmd));
 }
-
-/* Builds into a fresh AML buffer and compares with the expected bytes. */
-#define CHECK_AML(build, ...)                                                                      \
-	do {                                                                                       \
-		static const uint8_t _want[] = {__VA_ARGS__};                                      \
-		uint8_t _buf[64];                                                                  \
-		struct aml am;                                                                     \
-		aml_init(&am, _buf, sizeof(_buf));                                                 \
-		build;                                                                             \
-		CHECK_EQ(am.err, 0);                                                               \
-		CHECK_EQ(am.len, sizeof(_want));                                                   \
-		CHECK(am.len == sizeof(_want) && memcmp(_buf, _want, sizeof(_want)) == 0);         \
-	} while (0)
 
 static void test_aml_method_helpers(void)
 {
