@@ -78,13 +78,13 @@ static uint64_t take_addr(struct input *in)
 static const unsigned sizes[4] = {1, 2, 4, 8};
 
 enum op {
-	OP_SELECT,    /* key */
-	OP_READ,      /* count: data port byte reads */
-	OP_PORT_READ, /* offset, size: anywhere from the selector to the DMA port's end */
+	OP_SELECT,     /* key */
+	OP_READ,       /* count: data port byte reads */
+	OP_PORT_READ,  /* offset, size: anywhere from the selector to the DMA port's end */
 	OP_PORT_WRITE, /* offset, size, value */
-	OP_RAM,	      /* offset, length, bytes */
-	OP_DMA,	      /* descriptor address, control, length, data address: written, started */
-	OP_DMA_RAW,   /* descriptor address: started on whatever RAM holds there */
+	OP_RAM,	       /* offset, length, bytes */
+	OP_DMA,	       /* descriptor address, control, length, data address: written, started */
+	OP_DMA_RAW,    /* descriptor address: started on whatever RAM holds there */
 	OP_COUNT,
 };
 

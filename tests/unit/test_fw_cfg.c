@@ -16,8 +16,8 @@
 #include "unit.h"
 
 #define RAM_SIZE (16u << 20)
-#define DESC	 0x1000ULL  /* where the tests put DMA descriptors */
-#define BUF	 0x2000ULL  /* and DMA buffers */
+#define DESC	 0x1000ULL /* where the tests put DMA descriptors */
+#define BUF	 0x2000ULL /* and DMA buffers */
 
 static struct fw_cfg_guest g;
 
@@ -95,7 +95,7 @@ static void test_signature_and_id(void)
 
 	fresh();
 	CHECK_EQ(read_item(FW_CFG_SIGNATURE, 4), 0x554d4551); /* SIGNATURE_32('Q','E','M','U') */
-	CHECK_EQ(read_item(FW_CFG_ID, 4), 3);		       /* traditional and DMA */
+	CHECK_EQ(read_item(FW_CFG_ID, 4), 3);		      /* traditional and DMA */
 	CHECK_EQ(read_item(FW_CFG_NB_CPUS, 2), 2);
 	CHECK_EQ(read_item(FW_CFG_MAX_CPUS, 2), 2);
 	CHECK_EQ(read_item(FW_CFG_RAM_SIZE, 8), RAM_SIZE);
@@ -237,8 +237,9 @@ static void test_dma(void)
 
 	/* Select and read in one descriptor; the control word comes back 0. */
 	memset(buf, 0xaa, 512);
-	CHECK_EQ(fw_cfg_guest_dma(&g, DESC, FW_CFG_FILE_FIRST << 16 | FW_CFG_DMA_SELECT |
-						FW_CFG_DMA_READ, 100, BUF),
+	CHECK_EQ(fw_cfg_guest_dma(&g, DESC,
+				  FW_CFG_FILE_FIRST << 16 | FW_CFG_DMA_SELECT | FW_CFG_DMA_READ,
+				  100, BUF),
 		 0);
 	CHECK(memcmp(buf, data, 100) == 0);
 	CHECK_EQ(buf[100], 0xaa);
@@ -270,8 +271,9 @@ static void test_dma(void)
 	CHECK_EQ(fw_cfg_guest_dma(&g, DESC, 0, 1000, BUF), 0);
 	/* Writes are refused with the error bit, and change nothing. */
 	memcpy(buf, "XXXX", 4);
-	CHECK_EQ(fw_cfg_guest_dma(&g, DESC, FW_CFG_FILE_FIRST << 16 | FW_CFG_DMA_SELECT |
-						FW_CFG_DMA_WRITE, 4, BUF),
+	CHECK_EQ(fw_cfg_guest_dma(&g, DESC,
+				  FW_CFG_FILE_FIRST << 16 | FW_CFG_DMA_SELECT | FW_CFG_DMA_WRITE, 4,
+				  BUF),
 		 FW_CFG_DMA_ERROR);
 	CHECK_EQ(read_item(FW_CFG_FILE_FIRST, 1), data[0]);
 	/* A write of nothing is no error (QEMU's loop never runs). */
@@ -291,8 +293,8 @@ static void test_dma(void)
 	memcpy(g.ram + DESC, &c, 4);
 	bus_write(&g.vm.pio, FW_CFG_PORT_DMA, 4, __builtin_bswap32(1)); /* 4 GiB: not RAM */
 	bus_write(&g.vm.pio, FW_CFG_PORT_DMA + 4, 4, __builtin_bswap32((uint32_t)DESC));
-	CHECK_EQ(be(g.ram + DESC, 4), FW_CFG_FILE_FIRST << 16 | FW_CFG_DMA_SELECT |
-					   FW_CFG_DMA_READ); /* untouched */
+	CHECK_EQ(be(g.ram + DESC, 4),
+		 FW_CFG_FILE_FIRST << 16 | FW_CFG_DMA_SELECT | FW_CFG_DMA_READ); /* untouched */
 	/* ... and is forgotten after a transfer. */
 	bus_write(&g.vm.pio, FW_CFG_PORT_DMA + 4, 4, __builtin_bswap32((uint32_t)DESC));
 	CHECK_EQ(le(g.ram + DESC, 4), 0);
@@ -372,8 +374,9 @@ static void *race(void *opaque)
 	struct racer *r = opaque;
 
 	for (int i = 0; i < 2000; i++) {
-		uint32_t st = fw_cfg_guest_dma(&g, r->desc, (uint32_t)r->key << 16 | FW_CFG_DMA_SELECT |
-							  FW_CFG_DMA_READ, 64, r->buf);
+		uint32_t st = fw_cfg_guest_dma(
+		    &g, r->desc, (uint32_t)r->key << 16 | FW_CFG_DMA_SELECT | FW_CFG_DMA_READ, 64,
+		    r->buf);
 		for (unsigned j = 0; j < 64; j++)
 			r->bad += g.ram[r->buf + j] != (uint8_t)r->want;
 		r->bad += st != 0;
@@ -451,8 +454,9 @@ static void loader_allocate(const uint8_t *c, uint64_t *next_high, uint64_t *nex
 	l->size = size;
 	*next += (size + 4095) & ~4095u;
 	memset(g.ram + l->gpa, 0xee, (size + 4095) & ~4095u);
-	CHECK_EQ(fw_cfg_guest_dma(&g, DESC, (uint32_t)key << 16 | FW_CFG_DMA_SELECT |
-						FW_CFG_DMA_READ, size, l->gpa),
+	CHECK_EQ(fw_cfg_guest_dma(&g, DESC,
+				  (uint32_t)key << 16 | FW_CFG_DMA_SELECT | FW_CFG_DMA_READ, size,
+				  l->gpa),
 		 0);
 	memset(g.ram + l->gpa + size, 0, ((size + 4095) & ~4095u) - size);
 	nloaded++;
@@ -650,9 +654,9 @@ static void check_table_loader(uint64_t ecam)
 	CHECK(memmem(d, dlen, pnp0a03, 5));
 	CHECK_EQ(memmem(d, dlen, pnp0a08, 5) != NULL, ecam != 0);
 	CHECK_EQ(memmem(d, dlen, "MBRD", 4) != NULL, ecam != 0);
-	const uint8_t window[] = {0x87, 0x17, 0x00, 0x00, 0x0c, 0x01, 0, 0, 0, 0, 0x00, 0x00,
-				  0x00, 0x80, 0xff, 0xff, 0xff, 0xfb, 0, 0, 0, 0, 0x00, 0x00,
-				  0x00, 0x7c};
+	const uint8_t window[] = {0x87, 0x17, 0x00, 0x00, 0x0c, 0x01, 0,    0,	  0,
+				  0,	0x00, 0x00, 0x00, 0x80, 0xff, 0xff, 0xff, 0xfb,
+				  0,	0,    0,    0,	  0x00, 0x00, 0x00, 0x7c};
 	CHECK(memmem(d, dlen, window, sizeof(window)));
 }
 
