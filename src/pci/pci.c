@@ -378,6 +378,17 @@ int pci_device_register_at(struct vm *vm, struct pci_device *dev, unsigned slot,
 	return ret;
 }
 
+void pci_host_set_bridge_id(struct vm *vm, uint16_t vendor, uint16_t device, uint32_t class_code)
+{
+	struct pci_host *h = vm->pci;
+
+	pthread_mutex_lock(&h->lock);
+	cfg_put(h->bridge.cfg, PCI_VENDOR_ID, vendor, 2);
+	cfg_put(h->bridge.cfg, PCI_DEVICE_ID, device, 2);
+	cfg_put(h->bridge.cfg, PCI_CLASS_PROG, class_code, 3);
+	pthread_mutex_unlock(&h->lock);
+}
+
 int pci_host_create(struct vm *vm)
 {
 	struct pci_host *h = calloc(1, sizeof(*h));

@@ -84,6 +84,10 @@ struct pci_device {
 
 /* Create the host bridge at 00:00.0 and the configuration space access paths. */
 int pci_host_create(struct vm *vm);
+/* Give the host bridge another identity, before the guest runs. The default is a generic
+ * bridge no driver quirk attaches to; a firmware tells chipsets apart by this id (OVMF
+ * knows an i440FX, 8086:1237, and hangs on anything else). */
+void pci_host_set_bridge_id(struct vm *vm, uint16_t vendor, uint16_t device, uint32_t class_code);
 
 void pci_device_init(struct pci_device *dev, uint16_t vendor, uint16_t device, uint32_t class_code,
 		     uint16_t subsys_vendor, uint16_t subsys_id);

@@ -174,6 +174,21 @@ static void test_other_buses(void)
 	CHECK_EQ(v, 0xffffffffu);
 }
 
+/* The firmware machine's bridge identity; the default one is what the direct-kernel
+ * machine keeps. */
+static void test_bridge_identity(void)
+{
+	machine_init();
+	CHECK_EQ(cf8_read(DEVFN(0, 0), PCI_VENDOR_ID, 4), 0x00081b36);
+	CHECK_EQ(cf8_read(DEVFN(0, 0), PCI_REVISION, 4), 0x06000001);
+	pci_host_set_bridge_id(&vm, 0x8086, 0x1237, 0x060000);
+	CHECK_EQ(cf8_read(DEVFN(0, 0), PCI_DEVICE_ID, 2), 0x1237);
+	CHECK_EQ(ecam_read(DEVFN(0, 0), PCI_VENDOR_ID, 4), 0x12378086);
+	CHECK_EQ(cf8_read(DEVFN(0, 0), PCI_REVISION, 4), 0x06000001);
+	cf8_write(DEVFN(0, 0), PCI_VENDOR_ID, 4, 0);
+	CHECK_EQ(cf8_read(DEVFN(0, 0), PCI_VENDOR_ID, 4), 0x12378086);
+}
+
 int main(void)
 {
 	RUN(test_functions_by_port_and_ecam);
@@ -181,6 +196,7 @@ int main(void)
 	RUN(test_function_without_function0);
 	RUN(test_register_at_refusals);
 	RUN(test_other_buses);
+	RUN(test_bridge_identity);
 	machine_free();
 	return UNIT_RESULT();
 }
