@@ -13,7 +13,7 @@
 #define I440FX_DEVICE 0x1237
 #define I440FX_CLASS  0x060000 /* bridge, host */
 
-#define CHIPSET_SLOT        1 /* where a PC has its PIIX: OVMF looks at 00:01.x */
+#define CHIPSET_SLOT	    1 /* where a PC has its PIIX: OVMF looks at 00:01.x */
 #define CHIPSET_PM_FUNCTION 3
 
 /* The PM function of this process's one machine, for its power button. */

@@ -18,16 +18,16 @@
 struct vm;
 
 /* Where OVMF puts the PM block (its PIIX4_PMBA_VALUE): the FADT must say the same. */
-#define CHIPSET_PM_BASE     0xb000
-#define CHIPSET_PM1_EVT     (CHIPSET_PM_BASE + 0) /* PM1a_EVT_BLK: status, enable (2+2) */
-#define CHIPSET_PM1_CNT     (CHIPSET_PM_BASE + 4) /* PM1a_CNT_BLK (2) */
-#define CHIPSET_PM_TMR      (CHIPSET_PM_BASE + 8) /* PM_TMR_BLK (4), 24 bits */
-#define CHIPSET_PM_LEN      64
+#define CHIPSET_PM_BASE 0xb000
+#define CHIPSET_PM1_EVT (CHIPSET_PM_BASE + 0) /* PM1a_EVT_BLK: status, enable (2+2) */
+#define CHIPSET_PM1_CNT (CHIPSET_PM_BASE + 4) /* PM1a_CNT_BLK (2) */
+#define CHIPSET_PM_TMR	(CHIPSET_PM_BASE + 8) /* PM_TMR_BLK (4), 24 bits */
+#define CHIPSET_PM_LEN	64
 /* The SLP_TYP that powers off when written with SLP_EN to PM1a_CNT: the DSDT's \_S5 must
  * give it (QEMU's PIIX4 uses 0 too). */
-#define CHIPSET_S5_SLP_TYP  0
+#define CHIPSET_S5_SLP_TYP 0
 /* The SCI: ISA interrupt 9, level-triggered and active high (MADT override, FADT SCI_INT). */
-#define CHIPSET_SCI_IRQ     9
+#define CHIPSET_SCI_IRQ 9
 
 /*
  * Make the machine's PCI bus an i440FX's: give the host bridge the i440FX id and add the ISA

@@ -20,8 +20,8 @@
 
 #define PIIX4_PM_VENDOR 0x8086
 #define PIIX4_PM_DEVICE 0x7113
-#define PIIX4_PM_CLASS  0x068000 /* bridge, other */
-#define PIIX4_PM_REV    0x03
+#define PIIX4_PM_CLASS	0x068000 /* bridge, other */
+#define PIIX4_PM_REV	0x03
 
 /* The status and enable bits this block has; others read 0. */
 #define PM1_STS_BITS (PM1_TMR_STS | PM1_PWRBTN_STS | PM1_WAK_STS)
@@ -111,7 +111,8 @@ static void piix4_pm_write_byte(struct piix4_pm *pm, unsigned offset, uint8_t b)
 	case PIIX4_PM1_CNT: {
 		uint16_t v = (pm->cnt & ~(0xffu << shift)) | (uint16_t)b << shift;
 
-		/* SLP_EN is write-only: it acts on the SLP_TYP written with it (byte 5 has both). */
+		/* SLP_EN is write-only: it acts on the SLP_TYP written with it (byte 5 has both).
+		 */
 		pm->cnt = v & ~PM1_SLP_EN;
 		if ((v & PM1_SLP_EN) && PM1_SLP_TYP(v) == pm->s5_slp_typ)
 			vm_request_stop(pm->vm, VM_STOP_POWEROFF, 0);
@@ -186,7 +187,7 @@ struct piix4_pm *piix4_pm_create(struct vm *vm, unsigned slot, unsigned function
 	pm->pci.opaque = pm;
 	pm->pci.cfg[PCI_REVISION] = PIIX4_PM_REV;
 	pm->pci.cfg[PCI_INTERRUPT_PIN] = 1; /* INTA#, as QEMU's */
-	pm->pci.cfg[PIIX4_PMBA] = 0x01;     /* resource type: I/O, read-only */
+	pm->pci.cfg[PIIX4_PMBA] = 0x01;	    /* resource type: I/O, read-only */
 	pm->pci.wmask[PIIX4_PMBA] = PIIX4_PMBA_MASK & 0xff;
 	pm->pci.wmask[PIIX4_PMBA + 1] = PIIX4_PMBA_MASK >> 8;
 	pm->pci.wmask[PIIX4_PMREGMISC] = PIIX4_PMREGMISC_PMIOSE;

@@ -8,9 +8,9 @@ struct vm;
 struct piix4_pm;
 
 /* Config space registers (PIIX4 datasheet, function 3). */
-#define PIIX4_PMBA             0x40 /* bits 15:6 the PM block's port, bit 0 reads 1 */
-#define PIIX4_PMBA_MASK        0xffc0
-#define PIIX4_PMREGMISC        0x80
+#define PIIX4_PMBA	       0x40 /* bits 15:6 the PM block's port, bit 0 reads 1 */
+#define PIIX4_PMBA_MASK	       0xffc0
+#define PIIX4_PMREGMISC	       0x80
 #define PIIX4_PMREGMISC_PMIOSE 0x01 /* the PM block decodes */
 
 /* PM block offsets and bits (ACPI 6.x, 4.8.3). */

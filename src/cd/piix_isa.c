@@ -14,10 +14,10 @@
 #include "pci/pci.h"
 #include "vmm/log.h"
 
-#define PIIX_ISA_VENDOR 0x8086
-#define PIIX_ISA_DEVICE 0x7000
-#define PIIX_ISA_CLASS  0x060100 /* bridge, ISA */
-#define PIIX_PIRQRC_MASK 0x8f    /* bit 7 off, bits 3:0 the IRQ; 6:4 reserved */
+#define PIIX_ISA_VENDOR	 0x8086
+#define PIIX_ISA_DEVICE	 0x7000
+#define PIIX_ISA_CLASS	 0x060100 /* bridge, ISA */
+#define PIIX_PIRQRC_MASK 0x8f	  /* bit 7 off, bits 3:0 the IRQ; 6:4 reserved */
 
 int piix_isa_create(struct vm *vm, unsigned slot)
 {

@@ -4,8 +4,8 @@
 
 struct vm;
 
-#define PIIX_PIRQRC      0x60 /* PIRQA-D route control, 4 bytes */
-#define PIIX_PIRQRC_OFF  0x80 /* bit 7: the PIRQ is not routed to an ISA interrupt */
+#define PIIX_PIRQRC	0x60 /* PIRQA-D route control, 4 bytes */
+#define PIIX_PIRQRC_OFF 0x80 /* bit 7: the PIRQ is not routed to an ISA interrupt */
 
 /* Create the bridge at 00:slot.0. 0, or -errno after one logged line. */
 int piix_isa_create(struct vm *vm, unsigned slot);

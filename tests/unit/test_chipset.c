@@ -21,8 +21,8 @@
 static struct vm vm;
 
 #define DEVFN(slot, fn) ((slot) << 3 | (fn))
-#define ISA DEVFN(1, 0)
-#define PM  DEVFN(1, 3)
+#define ISA		DEVFN(1, 0)
+#define PM		DEVFN(1, 3)
 
 /* Each test's machine stays reachable (smolvm frees none of it: it exits instead). */
 static void *kept[64];
