@@ -1,11 +1,8 @@
 #include "ui/gpu_framebuffer.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 void gpu_framebuffer_init(struct gpu_framebuffer *fb)
 {
@@ -171,58 +168,31 @@ void gpu_framebuffer_move_cursor(struct gpu_framebuffer *fb, uint32_t x, uint32_
 	pthread_mutex_unlock(&fb->lock);
 }
 
-static int gpu_write_all(int fd, const uint8_t *buf, size_t len)
+int gpu_framebuffer_copy_rgb(struct gpu_framebuffer *fb, uint32_t *width, uint32_t *height,
+			     uint8_t **rgb)
 {
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
+	uint8_t *out = NULL;
+	uint32_t w, h;
 
-int gpu_framebuffer_write_ppm(struct gpu_framebuffer *fb, const char *path)
-{
-	char header[48];
-	uint32_t width, height;
-	uint8_t *rgb = NULL;
-	size_t len;
-	int fd, hlen, err;
-
-	/* Converted under the lock into a private copy, written without it: a slow disk never
-	 * holds up the worker. The guest's cursor is not part of the picture. */
+	/* Converted under the lock into a private copy; the guest's cursor is not part of the
+	 * picture. */
 	pthread_mutex_lock(&fb->lock);
-	width = fb->width;
-	height = fb->height;
-	len = (size_t)width * height * 3;
-	if (width && height && (rgb = malloc(len))) {
-		for (size_t i = 0; i < (size_t)width * height; i++) {
-			rgb[3 * i] = fb->pixels[i] >> 16;
-			rgb[3 * i + 1] = fb->pixels[i] >> 8;
-			rgb[3 * i + 2] = fb->pixels[i];
+	w = fb->width;
+	h = fb->height;
+	if (w && h && (out = malloc((size_t)w * h * 3))) {
+		for (size_t i = 0; i < (size_t)w * h; i++) {
+			out[3 * i] = fb->pixels[i] >> 16;
+			out[3 * i + 1] = fb->pixels[i] >> 8;
+			out[3 * i + 2] = fb->pixels[i];
 		}
 	}
 	pthread_mutex_unlock(&fb->lock);
-	if (!width || !height)
+	if (!w || !h)
 		return -ENODATA;
-	if (!rgb)
+	if (!out)
 		return -ENOMEM;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err = -errno;
-		free(rgb);
-		return err;
-	}
-	hlen = snprintf(header, sizeof(header), "P6\n%u %u\n255\n", width, height);
-	err = gpu_write_all(fd, (const uint8_t *)header, hlen);
-	if (!err)
-		err = gpu_write_all(fd, rgb, len);
-	if (close(fd) != 0 && !err)
-		err = -errno;
-	free(rgb);
-	return err;
+	*width = w;
+	*height = h;
+	*rgb = out;
+	return 0;
 }
