@@ -231,7 +231,7 @@ install: smolvm build/smolvm.1
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/smolvm $(DESTDIR)$(MANDIR)/man1/smolvm.1
 
-bench: smolvm guest guest-tools
+bench: smolvm guest guest-std guest-tools
 	scripts/with-kvm.sh bench/run.sh
 
 format:
