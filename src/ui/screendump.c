@@ -131,8 +131,8 @@ static int screendump_png(int fd, uint32_t width, uint32_t height, const uint8_t
 	return err;
 }
 
-int screendump_write(const char *path, enum screendump_format fmt, uint32_t width,
-		     uint32_t height, const uint8_t *rgb)
+int screendump_write(const char *path, enum screendump_format fmt, uint32_t width, uint32_t height,
+		     const uint8_t *rgb)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	int err;

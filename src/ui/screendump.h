@@ -11,7 +11,7 @@
 
 /* Write width x height pixels (rgb: 3 bytes each, red first, rows of width pixels, both
  * sizes at least 1) to path as fmt. 0 or -errno. */
-int screendump_write(const char *path, enum screendump_format fmt, uint32_t width,
-		     uint32_t height, const uint8_t *rgb);
+int screendump_write(const char *path, enum screendump_format fmt, uint32_t width, uint32_t height,
+		     const uint8_t *rgb);
 
 #endif
