@@ -19,6 +19,11 @@ The guest runs tests/guest/tools/fbloop, which writes every pixel of a frame and
          driver sent (from its trace events). The fbdev emulation's deferred I/O flushes at
          most 20 times a second whatever the VMM does, so this row shows that cap, not the VMM.
 
+smolvm draws its window with SDL's software renderer into the X server's shared memory;
+QEMU takes SDL's default, which under Xvfb is OpenGL on Mesa's llvmpipe. A third column runs
+QEMU with SDL_RENDER_DRIVER=software SDL_FRAMEBUFFER_ACCELERATION=0, smolvm's choice, to
+tell what the renderer accounts for from what the VMMs do.
+
 Own memory is bench_boot's measure (benchlib.own_rss_kib: resident memory outside the
 guest-RAM mapping), sampled with the window showing the last drm frame. Each VMM boots RUNS
 times (BENCH_RUNS, default 3), alternating; the table shows the median.
@@ -116,22 +121,27 @@ def main():
     if not FBLOOP.is_file():
         raise SystemExit(f"bench_display: no {FBLOOP}: run make guest-tools first")
     initrd = b.initramfs("display", GUEST, {"fbloop": (FBLOOP.read_bytes(), 0o755)}, kind="std")
+    qemu = b.qemu_cmd("pc", initrd, MEM, append=APPEND, kind="std", display="sdl",
+                      extra=["-device", "virtio-gpu-pci,xres=800,yres=600",
+                             "-device", "virtio-keyboard-pci", "-device", "virtio-tablet-pci"])
+    software = {"SDL_RENDER_DRIVER": "software", "SDL_FRAMEBUFFER_ACCELERATION": "0"}
+    # name -> (command, environment added)
     vmms = {
-        "smolvm": b.smolvm_cmd(initrd, MEM, extra=["-display", "sdl"], append=APPEND, kind="std"),
-        "QEMU pc": b.qemu_cmd("pc", initrd, MEM, append=APPEND, kind="std", display="sdl",
-                              extra=["-device", "virtio-gpu-pci,xres=800,yres=600",
-                                     "-device", "virtio-keyboard-pci",
-                                     "-device", "virtio-tablet-pci"]),
+        "smolvm": (b.smolvm_cmd(initrd, MEM, extra=["-display", "sdl"], append=APPEND,
+                                kind="std"), {}),
+        "QEMU pc": (qemu, {}),
+        "QEMU pc, SDL software": (qemu, software),
     }
     xvfb, display = start_xvfb()
     env = dict(os.environ, DISPLAY=display)
-    env.pop("WAYLAND_DISPLAY", None)
+    for var in ("WAYLAND_DISPLAY", *software):
+        env.pop(var, None)
     results = {name: [] for name in vmms}
     try:
         for run in range(RUNS):
-            for name, cmd in vmms.items():
+            for name, (cmd, extra_env) in vmms.items():
                 try:
-                    out, rss = run_one(cmd, env)
+                    out, rss = run_one(cmd, dict(env, **extra_env))
                     rows = parse(out)
                 except SystemExit as e:
                     print(f"bench_display: {name} run {run + 1} failed: {e}", file=sys.stderr)
@@ -147,27 +157,25 @@ def main():
 
     med = {name: {k: statistics.median(r[k] for r in runs) for k in runs[0]}
            for name, runs in results.items() if runs}
-    s, q = med.get("smolvm"), med.get("QEMU pc")
+    for m in med.values():
+        m["rss"] /= 1024  # MiB
+    s, q, qs = (med.get(n) for n in vmms)
 
-    def cell(m, key, fmt):
-        return fmt.format(m[key]) if m else "failed"
+    def cell(m, key):
+        return f"{m[key]:.1f}" if m else "failed"
 
-    def ratio(key):
-        return f"{s[key] / q[key]:.2f}" if s and q and q[key] else "-"
+    def ratio(key, other):
+        return f"{s[key] / other[key]:.2f}" if s and other and other[key] else "-"
 
-    rows = [
-        ("frames/s, DRM dumb buffer + DIRTYFB", cell(s, "drm", "{:.1f}"),
-         cell(q, "drm", "{:.1f}"), ratio("drm")),
-        ("frames/s written to /dev/fb0 (mmap)", cell(s, "fb", "{:.1f}"),
-         cell(q, "fb", "{:.1f}"), ratio("fb")),
-        ("flushes/s of /dev/fb0 (deferred I/O)", cell(s, "flush", "{:.1f}"),
-         cell(q, "flush", "{:.1f}"), ratio("flush")),
-        ("own RSS MiB, window open", f"{s['rss'] / 1024:.1f}" if s else "failed",
-         f"{q['rss'] / 1024:.1f}" if q else "failed", ratio("rss")),
-    ]
+    rows = [(label, cell(s, key), cell(q, key), cell(qs, key), ratio(key, q), ratio(key, qs))
+            for label, key in [("frames/s, DRM dumb buffer + DIRTYFB", "drm"),
+                               ("frames/s written to /dev/fb0 (mmap)", "fb"),
+                               ("flushes/s of /dev/fb0 (deferred I/O)", "flush"),
+                               ("own RSS MiB, window open", "rss")]]
     b.table(f"Display: 800x600 full-frame redraws for {SECONDS} s, -display sdl under Xvfb, "
-            f"-m {MEM} (median of {RUNS})", ["row", "smolvm", "QEMU pc", "ratio (smolvm/QEMU)"],
-            rows)
+            f"-m {MEM} (median of {RUNS})",
+            ["row", "smolvm", "QEMU pc", "QEMU pc, SDL software", "smolvm/QEMU",
+             "smolvm/QEMU SDL software"], rows)
     if s and q:
         print(f"\nsmolvm / QEMU frame rate: {s['drm'] / q['drm']:.2f} (target >= 1.0); "
               f"own memory with a window: {s['rss'] / q['rss']:.2f} of QEMU's (target <= 0.5)")
