@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ui/gpu_commands.h"
+#include "ui/screendump.h"
 #include "ui/virtio_gpu_proto.h"
 #include "virtio/virtio.h"
 #include "virtio/virtio_worker.h"
@@ -188,9 +189,18 @@ int virtio_gpu_set_preferred_size(struct virtio_gpu *gpu, uint32_t width, uint32
 	return 0;
 }
 
-int virtio_gpu_screendump(struct virtio_gpu *gpu, const char *path)
+int virtio_gpu_screendump(struct virtio_gpu *gpu, const char *path, enum screendump_format fmt)
 {
-	return gpu_framebuffer_write_ppm(&gpu->fb, path);
+	uint32_t width, height;
+	uint8_t *rgb;
+	int err = gpu_framebuffer_copy_rgb(&gpu->fb, &width, &height, &rgb);
+
+	if (err)
+		return err;
+	/* Written without the framebuffer's lock: a slow disk never holds up the worker. */
+	err = screendump_write(path, fmt, width, height, rgb);
+	free(rgb);
+	return err;
 }
 
 void virtio_gpu_frame_lock(struct virtio_gpu *gpu, struct virtio_gpu_frame *frame)

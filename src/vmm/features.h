@@ -11,6 +11,9 @@
 
 struct vm;
 
+/* The file formats of a screendump (the monitor picks one by the file's extension). */
+enum screendump_format { SCREENDUMP_PPM, SCREENDUMP_PNG };
+
 struct feature {
 	const char *name;
 	/* The -display kinds it can show (space-separated), or NULL. */
@@ -18,8 +21,8 @@ struct feature {
 	/* Create the devices the finished configuration asks of this feature. 0, or -1 after
 	 * one line naming the problem (the user's to fix: exit status 2). */
 	int (*add_devices)(struct vm *vm);
-	/* Write the guest's display to path (PPM). 0 or -errno; NULL: the feature has none. */
-	int (*screendump)(struct vm *vm, const char *path);
+	/* Write the guest's display to path as fmt. 0 or -errno; NULL: the feature has none. */
+	int (*screendump)(struct vm *vm, const char *path, enum screendump_format fmt);
 };
 
 /* Whether the feature called name is built in. */
@@ -31,6 +34,6 @@ bool features_have_display(const char *kind);
 /* Every built-in feature's add_devices in turn; 0, or -1 at the first that failed. */
 int features_add_devices(struct vm *vm);
 /* The first built-in screendump; -ENOTSUP when no feature has a display. */
-int features_screendump(struct vm *vm, const char *path);
+int features_screendump(struct vm *vm, const char *path, enum screendump_format fmt);
 
 #endif

@@ -289,13 +289,13 @@ static void test_screendump(void)
 
 	snprintf(path, sizeof(path), "/tmp/smolvm-gpu-%d.ppm", (int)getpid());
 	tdev_open(&t, NULL);
-	CHECK_EQ(virtio_gpu_screendump(t.gpu, path), -ENODATA);
+	CHECK_EQ(virtio_gpu_screendump(t.gpu, path, SCREENDUMP_PPM), -ENODATA);
 	make_backing(&t, &gpa0, e, 3);
 	CHECK_EQ(create(&t, 7, VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM, W, H), OK);
 	CHECK_EQ(attach(&t, 7, e, 3), OK);
 	CHECK_EQ(transfer(&t, 7, RECT(0, 0, W, H), 0), OK);
 	CHECK_EQ(set_scanout(&t, 0, 7, RECT(0, 0, W, H)), OK);
-	CHECK_EQ(virtio_gpu_screendump(t.gpu, path), 0);
+	CHECK_EQ(virtio_gpu_screendump(t.gpu, path, SCREENDUMP_PPM), 0);
 	fp = fopen(path, "rb");
 	CHECK(fp != NULL);
 	if (fp) {
@@ -315,7 +315,7 @@ static void test_screendump(void)
 		fclose(fp);
 	}
 	unlink(path);
-	CHECK_EQ(virtio_gpu_screendump(t.gpu, "/nonexistent-dir/x.ppm"), -ENOENT);
+	CHECK_EQ(virtio_gpu_screendump(t.gpu, "/nonexistent-dir/x.ppm", SCREENDUMP_PPM), -ENOENT);
 	tdev_close(&t);
 }
 
