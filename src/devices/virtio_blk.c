@@ -351,10 +351,7 @@ void virtio_blk_free(struct virtio_blk *blk)
 {
 	if (blk->queue)
 		blk_workers_stop(blk);
-	for (unsigned i = 0; blk->vdev.queue && i < blk->vdev.nqueues; i++)
-		if (blk->vdev.queue[i].kick_fd > 0)
-			close(blk->vdev.queue[i].kick_fd);
-	free(blk->vdev.queue);
+	virtio_device_release(&blk->vdev);
 	for (unsigned i = 0; blk->queue && i < blk->nqueues; i++) {
 		pthread_mutex_destroy(&blk->queue[i].lock);
 		free(blk->queue[i].worker);

@@ -340,10 +340,7 @@ void virtio_fs_free(struct virtio_device *vdev)
 			close(fs->rq[i].stop_fd);
 		pthread_mutex_destroy(&fs->rq[i].lock);
 	}
-	for (unsigned i = 0; vdev->queue && i < vdev->nqueues; i++)
-		if (vdev->queue[i].kick_fd > 0)
-			close(vdev->queue[i].kick_fd);
-	free(vdev->queue);
+	virtio_device_release(vdev);
 	fuse_server_free(fs->server);
 	free(fs);
 }

@@ -13,7 +13,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "ui/gpu_commands.h"
 #include "ui/screendump.h"
@@ -156,10 +155,7 @@ void virtio_gpu_free(struct virtio_gpu *gpu)
 	gpu_state_destroy(&gpu->state);
 	gpu_framebuffer_destroy(&gpu->fb);
 	pthread_mutex_destroy(&gpu->config_lock);
-	for (unsigned i = 0; gpu->vdev.queue && i < gpu->vdev.nqueues; i++)
-		if (gpu->vdev.queue[i].kick_fd > 0)
-			close(gpu->vdev.queue[i].kick_fd);
-	free(gpu->vdev.queue);
+	virtio_device_release(&gpu->vdev);
 	free(gpu);
 }
 
@@ -170,6 +166,8 @@ struct virtio_gpu *virtio_gpu_create(struct vm *vm)
 
 	if (err) {
 		log_error("cannot create the virtio-gpu device: %s", strerror(-err));
+		if (gpu)
+			virtio_gpu_free(gpu);
 		return NULL;
 	}
 	return gpu;

@@ -80,8 +80,12 @@ struct virtio_device {
 
 #define VIRTIO_BROKEN_REPORTS 10
 
-/* Prepare vdev's queues (each with max_size entries), then make it a PCI function. */
+/* Prepare vdev's queues (each with max_size entries), then make it a PCI function. On
+ * failure init has released what it made. */
 int virtio_device_init(struct virtio_device *vdev, unsigned nqueues, uint16_t max_size);
+/* Undo virtio_device_init: close the kick eventfds, free the queues. For a device freed
+ * without a transport (unit tests, a failed setup); harmless after a failed init. */
+void virtio_device_release(struct virtio_device *vdev);
 int virtio_pci_add(struct vm *vm, struct virtio_device *vdev);
 
 static inline bool virtio_has_feature(const struct virtio_device *vdev, unsigned bit)

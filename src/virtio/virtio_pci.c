@@ -97,11 +97,28 @@ int virtio_device_init(struct virtio_device *vdev, unsigned nqueues, uint16_t ma
 		vdev->queue[i].max_size = max_size;
 		vdev->queue[i].vq.size = max_size;
 		vdev->queue[i].msix_vector = VIRTIO_NO_VECTOR;
+		vdev->queue[i].kick_fd = -1;
+	}
+	for (unsigned i = 0; i < nqueues; i++) {
 		vdev->queue[i].kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (vdev->queue[i].kick_fd < 0)
-			return -errno;
+		if (vdev->queue[i].kick_fd < 0) {
+			int err = -errno;
+
+			virtio_device_release(vdev);
+			return err;
+		}
 	}
 	return 0;
+}
+
+void virtio_device_release(struct virtio_device *vdev)
+{
+	for (unsigned i = 0; vdev->queue && i < vdev->nqueues; i++)
+		if (vdev->queue[i].kick_fd >= 0)
+			close(vdev->queue[i].kick_fd);
+	free(vdev->queue);
+	vdev->queue = NULL;
+	vdev->nqueues = 0;
 }
 
 static void virtio_pci_msix_notify(struct virtio_pci *vp, uint16_t vector)
