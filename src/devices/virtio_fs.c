@@ -261,14 +261,9 @@ static void fs_config_read(struct virtio_device *vdev, unsigned off, void *buf, 
 	memcpy(buf, (const uint8_t *)&fs->config + off, len);
 }
 
-static void fs_config_write(struct virtio_device *vdev, unsigned off, const void *buf, unsigned len)
-{
-	/* Every field is read-only for the driver. */
-}
-
+/* No config_write: every field is read-only for the driver. */
 static const struct virtio_device_ops fs_ops = {
     .config_read = fs_config_read,
-    .config_write = fs_config_write,
     .activate = fs_activate,
     .reset = fs_reset,
 };

@@ -43,7 +43,8 @@ struct virtio_pci;
 struct virtio_device;
 
 struct virtio_device_ops {
-	/* Device configuration space; the transport has checked offset + len <= config_size. */
+	/* Device configuration space; the transport has checked offset + len <= config_size.
+	 * Both are called only when config_size > 0; config_write NULL: nothing is writable. */
 	void (*config_read)(struct virtio_device *vdev, unsigned offset, void *buf, unsigned len);
 	void (*config_write)(struct virtio_device *vdev, unsigned offset, const void *buf,
 			     unsigned len);

@@ -462,7 +462,8 @@ static void virtio_pci_bar_write(void *opaque, uint64_t off, unsigned size, uint
 		virtio_pci_common_write(vp, off, size, value);
 		pthread_mutex_unlock(&vp->lock);
 	} else if (off >= BAR_DEVICE && off - BAR_DEVICE + size <= vdev->config_size) {
-		vdev->ops->config_write(vdev, off - BAR_DEVICE, &value, size);
+		if (vdev->ops->config_write)
+			vdev->ops->config_write(vdev, off - BAR_DEVICE, &value, size);
 	} else if (off >= BAR_NOTIFY && off < BAR_NOTIFY + vdev->nqueues * NOTIFY_MULT) {
 		/* Reaches us only when the access missed the ioeventfd (odd size). */
 		eventfd_write(vdev->queue[(off - BAR_NOTIFY) / NOTIFY_MULT].kick_fd, 1);

@@ -204,10 +204,9 @@ static void test_config(void)
 	CHECK(!memcmp(tag, "testshare\0", 10));
 	dev->ops->config_read(dev, 36, &nq, 4);
 	CHECK_EQ(nq, 1);
-	/* Read-only: a write changes nothing. */
-	dev->ops->config_write(dev, 36, &(uint32_t){7}, 4);
-	dev->ops->config_read(dev, 36, &nq, 4);
-	CHECK_EQ(nq, 1);
+	/* Read-only: no config_write, so the transport drops the driver's writes
+	 * (test_virtio_pci.c writes through the BAR). */
+	CHECK(dev->ops->config_write == NULL);
 	dev_stop();
 }
 
