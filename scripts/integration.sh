@@ -5,7 +5,8 @@
 #   A directory's parts are its test_*.py files; any other TARGET (a file, file::test) is a
 #   part of its own. PYTEST_ARGS adds pytest options to every part.
 #   SMOLVM_PART_TIMEOUT  seconds before a part's nested machine is stopped (default 600)
-#   SMOLVM_PARTS_PARALLEL  parts run at once, each in its own machine (default 1)
+#   SMOLVM_PARTS_PARALLEL  parts run at once, each in its own machine (default: the host's
+#            cores over the machine's CPUs, SMOLVM_NESTED_CPUS, so each CPU has a core)
 #   The nested machine's outer QEMU is the patched build (scripts/nested-kvm.sh), unless
 #   SMOLVM_NESTED_QEMU says otherwise; a test file with a line NESTED_QEMU = "patched" (EFI
 #   firmware under the nested KVM needs it) always gets that one.
@@ -31,7 +32,8 @@ done
 read -ra extra <<<"${PYTEST_ARGS:-}"
 export SMOLVM_NESTED_TIMEOUT=${SMOLVM_PART_TIMEOUT:-600}
 
-jobs=${SMOLVM_PARTS_PARALLEL:-1}
+jobs=${SMOLVM_PARTS_PARALLEL:-$(($(nproc) / ${SMOLVM_NESTED_CPUS:-1}))}
+[ "$jobs" -ge 1 ] || jobs=1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -37,7 +37,7 @@ for ((r = 1; r <= rounds; r++)); do
 	for t in "$@"; do
 		for c in "${configs[@]}"; do
 			start=$(date +%s)
-			SMOLVM_NESTED_QEMU=${c%/*} SMOLVM_NESTED_CPUS=$([[ $c == */* ]] && echo "${c#*/}" || echo 2) \
+			SMOLVM_NESTED_QEMU=${c%/*} SMOLVM_NESTED_CPUS=$([[ $c == */* ]] && echo "${c#*/}" || echo "${SMOLVM_NESTED_CPUS:-1}") \
 				scripts/with-kvm.sh /usr/bin/python3 -m pytest -q -x "$t" \
 				>"$out" 2>&1
 			rc=$?
