@@ -12,8 +12,8 @@ PYTEST   := /usr/bin/python3 -m pytest
 # test or fuzzer that includes a feature's header ("ui/...") is built only with it.
 # A build other than the default one keeps its objects apart (build/nofeat for none), and
 # ./smolvm is linked again whenever the features it was built with change.
-FEATURES_KNOWN   := ui
-FEATURES_DEFAULT := ui
+FEATURES_KNOWN   := ui cd
+FEATURES_DEFAULT := ui cd
 features ?= $(FEATURES_DEFAULT)
 $(foreach f,$(features),$(if $(filter $(f),$(FEATURES_KNOWN)),,\
 	$(error unknown feature '$(f)': the features are $(FEATURES_KNOWN))))
