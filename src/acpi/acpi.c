@@ -2,10 +2,16 @@
  * ACPI tables for a hardware-reduced x86 platform (ACPI 6.x chapter 5): the guest finds the
  * RSDP by scanning 0xe0000-0xfffff or through the boot protocol, follows it to the XSDT, and
  * from there to the FADT (power-off/reset registers, DSDT address), MADT (CPUs, I/O APIC) and
- * MCFG (PCI ECAM). The DSDT also holds the power button and the GED that signals it. Layouts are packed structs whose sizes are asserted against the spec.
+ * MCFG (PCI ECAM, when there is one). The DSDT also holds the power button and the GED that
+ * signals it. Layouts are packed structs whose sizes are asserted against the spec.
+ *
+ * One builder serves two placements: at a fixed guest address with absolute pointers and
+ * sealed checksums (acpi_build, for the direct kernel boot), or as blobs the firmware places
+ * and patches itself, with the pointer fields and checksums listed (acpi_build_blob).
  */
 #include "acpi/acpi.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
@@ -156,15 +162,18 @@ _Static_assert(sizeof(struct madt_lapic) == 8 && sizeof(struct madt_ioapic) == 1
 		   sizeof(struct madt_source_override) == 10 && sizeof(struct madt_lapic_nmi) == 6,
 	       "MADT entries");
 _Static_assert(sizeof(struct acpi_mcfg) == 60, "MCFG with one allocation");
+_Static_assert(sizeof(struct acpi_rsdp) == ACPI_RSDP_SIZE, "acpi_blob.rsdp");
 
-enum { XSDT_FADT, XSDT_MADT, XSDT_MCFG, XSDT_ENTRIES };
+enum { XSDT_FADT, XSDT_MADT, XSDT_MCFG, XSDT_MAX_ENTRIES };
 
-/* Where the tables go: buf, seen by the guest at gpa. */
+/* Where the tables go: buf, seen by the guest at gpa. With blob set, the firmware places
+ * them (gpa 0: pointers are offsets into buf) and acpi_note_*() list what it must patch. */
 struct acpi_out {
 	uint8_t *buf;
 	size_t size;
 	size_t used;
 	uint64_t gpa;
+	struct acpi_blob *blob;
 };
 
 /* Zeroed room for len bytes at the next aligned offset, or NULL when the buffer is full. */
@@ -207,11 +216,55 @@ static void acpi_header_init(struct acpi_header *h, const char *sig, uint32_t le
 	h->creator_revision = 1;
 }
 
-/* Checksum last, once every field of the table is final. */
-static void acpi_header_seal(struct acpi_header *h)
+/* Which blob p lies in, and its offset there. */
+static enum acpi_blob_id acpi_blob_locate(const struct acpi_out *o, const void *p, uint32_t *off)
 {
-	h->checksum = 0;
-	h->checksum = acpi_checksum(h, h->length);
+	const uint8_t *b = p;
+
+	if (b >= o->blob->rsdp && b < o->blob->rsdp + ACPI_RSDP_SIZE) {
+		*off = (uint32_t)(b - o->blob->rsdp);
+		return ACPI_BLOB_RSDP;
+	}
+	*off = (uint32_t)(b - o->buf);
+	return ACPI_BLOB_TABLES;
+}
+
+/* A pointer field of width bytes that the firmware's loader relocates (blob placement only).
+ * The fields are a fixed set, within ACPI_BLOB_MAX_FIELDS: asserted, not checked. */
+static void acpi_note_pointer(struct acpi_out *o, const void *field, uint8_t width)
+{
+	struct acpi_blob_pointer *ptr;
+
+	if (!o->blob)
+		return;
+	assert(o->blob->npointers < ACPI_BLOB_MAX_FIELDS);
+	ptr = &o->blob->pointer[o->blob->npointers++];
+	ptr->in = acpi_blob_locate(o, field, &ptr->offset);
+	ptr->width = width;
+}
+
+/* The checksum byte at result over [start, start + len): computed now for a fixed placement,
+ * left 0 and listed for the loader (which patches pointers first) otherwise. */
+static void acpi_seal_range(struct acpi_out *o, uint8_t *result, const void *start, uint32_t len)
+{
+	struct acpi_blob_checksum *sum;
+
+	*result = 0;
+	if (!o->blob) {
+		*result = acpi_checksum(start, len);
+		return;
+	}
+	assert(o->blob->nchecksums < ACPI_BLOB_MAX_FIELDS);
+	sum = &o->blob->checksum[o->blob->nchecksums++];
+	sum->in = acpi_blob_locate(o, start, &sum->start);
+	acpi_blob_locate(o, result, &sum->result);
+	sum->len = len;
+}
+
+/* Checksum last, once every field of the table is final. */
+static void acpi_header_seal(struct acpi_out *o, struct acpi_header *h)
+{
+	acpi_seal_range(o, &h->checksum, h, h->length);
 }
 
 static struct acpi_gas acpi_gas_port8(uint16_t port)
@@ -224,7 +277,7 @@ static struct acpi_gas acpi_gas_port8(uint16_t port)
 	};
 }
 
-static void acpi_fill_fadt(struct acpi_fadt *f, uint64_t dsdt_gpa)
+static void acpi_fill_fadt(struct acpi_out *o, struct acpi_fadt *f, uint64_t dsdt_gpa)
 {
 	acpi_header_init(&f->h, "FACP", sizeof(*f), FADT_REVISION);
 	f->pm_profile = FADT_PM_UNSPECIFIED;
@@ -236,6 +289,13 @@ static void acpi_fill_fadt(struct acpi_fadt *f, uint64_t dsdt_gpa)
 	f->reset_value = ACPI_RESET_VALUE;
 	f->minor_version = 0;
 	f->x_dsdt = dsdt_gpa;
+	acpi_note_pointer(o, &f->x_dsdt, sizeof(f->x_dsdt));
+	if (o->blob) {
+		/* The firmware's loader finds tables by following pointers; QEMU's FADT has both
+		 * (the blob is then placed below 4 GiB). A fixed placement keeps X_DSDT alone. */
+		f->dsdt = (uint32_t)dsdt_gpa;
+		acpi_note_pointer(o, &f->dsdt, sizeof(f->dsdt));
+	}
 	f->sleep_control = acpi_gas_port8(PORT_ACPI_SLEEP_CTL);
 	f->sleep_status = acpi_gas_port8(PORT_ACPI_SLEEP_STS);
 	memcpy(f->hypervisor_vendor, "SMOLVM\0\0", 8);
@@ -320,9 +380,14 @@ static void dsdt_pci_root(struct aml *a, const struct acpi_config *cfg)
 {
 	size_t dev = aml_device_begin(a, "PCI0");
 
-	/* PCI Express root bridge for the ECAM, plain PCI for older drivers. */
-	aml_name_eisaid(a, "_HID", "PNP0A08");
-	aml_name_eisaid(a, "_CID", "PNP0A03");
+	/* PCI Express root bridge for the ECAM, plain PCI for older drivers; without an ECAM
+	 * (the firmware's i440FX machine) plain PCI only. */
+	if (cfg->pci_ecam_base) {
+		aml_name_eisaid(a, "_HID", "PNP0A08");
+		aml_name_eisaid(a, "_CID", "PNP0A03");
+	} else {
+		aml_name_eisaid(a, "_HID", "PNP0A03");
+	}
 	aml_name_integer(a, "_SEG", 0);
 	aml_name_integer(a, "_BBN", 0);
 	aml_name_integer(a, "_UID", 0);
@@ -408,14 +473,16 @@ static int dsdt_build(struct aml *a, const struct acpi_config *cfg)
 	dsdt_pci_root(a, cfg);
 
 	/* Motherboard resources: Linux trusts MMCONFIG only if the ECAM is reserved here. */
-	size_t dev = aml_device_begin(a, "MBRD");
-	aml_name_eisaid(a, "_HID", "PNP0C02");
-	aml_name_integer(a, "_UID", 0);
-	aml_name(a, "_CRS");
-	size_t rt = aml_rt_begin(a);
-	dsdt_memory_consumer(a, cfg->pci_ecam_base, ACPI_ECAM_BUS);
-	aml_rt_end(a, rt);
-	aml_pkg_end(a, dev);
+	if (cfg->pci_ecam_base) {
+		size_t dev = aml_device_begin(a, "MBRD");
+		aml_name_eisaid(a, "_HID", "PNP0C02");
+		aml_name_integer(a, "_UID", 0);
+		aml_name(a, "_CRS");
+		size_t rt = aml_rt_begin(a);
+		dsdt_memory_consumer(a, cfg->pci_ecam_base, ACPI_ECAM_BUS);
+		aml_rt_end(a, rt);
+		aml_pkg_end(a, dev);
+	}
 
 	dsdt_isa_device(a, "COM1", "PNP0501", PORT_COM1, 8, IRQ_COM1);
 	dsdt_isa_device(a, "RTC", "PNP0B00", PORT_RTC, 2, IRQ_RTC);
@@ -446,66 +513,102 @@ static int acpi_config_check(const struct acpi_config *cfg, uint64_t gpa, size_t
 	return 0;
 }
 
-int acpi_build(void *buf, size_t size, uint64_t gpa, const struct acpi_config *cfg)
+/* The tables into o, the RSDP into *rsdp (inside o's buffer or not). The bytes used, or an
+ * error. */
+static int acpi_build_into(struct acpi_out *o, struct acpi_rsdp *rsdp, const struct acpi_config *cfg)
 {
-	struct acpi_out o = {.buf = buf, .size = size, .gpa = gpa};
-	struct acpi_rsdp *rsdp;
 	struct acpi_header *xsdt, *dsdt;
 	struct acpi_fadt *fadt;
 	struct acpi_madt *madt;
-	struct acpi_mcfg *mcfg;
-	size_t xsdt_len = sizeof(*xsdt) + XSDT_ENTRIES * sizeof(uint64_t);
+	struct acpi_mcfg *mcfg = NULL;
+	unsigned nentries = cfg->pci_ecam_base ? XSDT_MAX_ENTRIES : XSDT_MCFG;
+	size_t xsdt_len = sizeof(*xsdt) + nentries * sizeof(uint64_t);
+	uint64_t entries[XSDT_MAX_ENTRIES];
 	struct aml a;
 	int err;
 
-	err = acpi_config_check(cfg, gpa, size);
-	if (err)
-		return err;
-	if (o.size > INT32_MAX)
-		o.size = INT32_MAX; /* the return value is an int; we need far less */
+	if (o->size > INT32_MAX)
+		o->size = INT32_MAX; /* the return value is an int; we need far less */
 
-	rsdp = acpi_alloc(&o, sizeof(*rsdp));
-	xsdt = acpi_alloc(&o, xsdt_len);
-	fadt = acpi_alloc(&o, sizeof(*fadt));
-	madt = acpi_alloc(&o, acpi_madt_size(cfg->ncpus));
-	mcfg = acpi_alloc(&o, sizeof(*mcfg));
-	dsdt = acpi_alloc(&o, sizeof(*dsdt));
-	if (!rsdp || !xsdt || !fadt || !madt || !mcfg || !dsdt)
+	xsdt = acpi_alloc(o, xsdt_len);
+	fadt = acpi_alloc(o, sizeof(*fadt));
+	madt = acpi_alloc(o, acpi_madt_size(cfg->ncpus));
+	if (cfg->pci_ecam_base)
+		mcfg = acpi_alloc(o, sizeof(*mcfg));
+	dsdt = acpi_alloc(o, sizeof(*dsdt));
+	if (!xsdt || !fadt || !madt || (cfg->pci_ecam_base && !mcfg) || !dsdt)
 		return -ENOSPC;
 
 	/* The DSDT's AML fills the rest of the buffer, as far as it needs. */
-	aml_init(&a, o.buf + o.used, o.size - o.used);
+	aml_init(&a, o->buf + o->used, o->size - o->used);
 	err = dsdt_build(&a, cfg);
 	if (err)
 		return err;
-	o.used += a.len;
+	o->used += a.len;
 	acpi_header_init(dsdt, "DSDT", sizeof(*dsdt) + a.len, 2); /* 2: 64-bit integers */
 
-	acpi_fill_fadt(fadt, acpi_gpa(&o, dsdt));
+	acpi_fill_fadt(o, fadt, acpi_gpa(o, dsdt));
 	acpi_fill_madt(madt, cfg->ncpus);
-	acpi_fill_mcfg(mcfg, cfg->pci_ecam_base);
+	if (mcfg)
+		acpi_fill_mcfg(mcfg, cfg->pci_ecam_base);
 
 	acpi_header_init(xsdt, "XSDT", xsdt_len, 1);
-	const uint64_t entries[XSDT_ENTRIES] = {
-	    [XSDT_FADT] = acpi_gpa(&o, fadt),
-	    [XSDT_MADT] = acpi_gpa(&o, madt),
-	    [XSDT_MCFG] = acpi_gpa(&o, mcfg),
-	};
-	memcpy(xsdt + 1, entries, sizeof(entries));
+	entries[XSDT_FADT] = acpi_gpa(o, fadt);
+	entries[XSDT_MADT] = acpi_gpa(o, madt);
+	if (mcfg)
+		entries[XSDT_MCFG] = acpi_gpa(o, mcfg);
+	memcpy(xsdt + 1, entries, nentries * sizeof(uint64_t));
+	for (unsigned i = 0; i < nentries; i++)
+		acpi_note_pointer(o, (uint8_t *)(xsdt + 1) + i * sizeof(uint64_t), sizeof(uint64_t));
 
+	memset(rsdp, 0, sizeof(*rsdp));
 	memcpy(rsdp->signature, "RSD PTR ", 8);
 	memcpy(rsdp->oem_id, ACPI_OEM_ID, 6);
 	rsdp->revision = 2;
 	rsdp->rsdt = 0; /* XSDT only */
 	rsdp->length = sizeof(*rsdp);
-	rsdp->xsdt = acpi_gpa(&o, xsdt);
+	rsdp->xsdt = acpi_gpa(o, xsdt);
+	acpi_note_pointer(o, &rsdp->xsdt, sizeof(rsdp->xsdt));
 
-	acpi_header_seal(xsdt);
-	acpi_header_seal(&fadt->h);
-	acpi_header_seal(&madt->h);
-	acpi_header_seal(&mcfg->h);
-	acpi_header_seal(dsdt);
-	rsdp->checksum = acpi_checksum(rsdp, 20);
-	rsdp->ext_checksum = acpi_checksum(rsdp, sizeof(*rsdp));
-	return (int)o.used;
+	acpi_header_seal(o, xsdt);
+	acpi_header_seal(o, &fadt->h);
+	acpi_header_seal(o, &madt->h);
+	if (mcfg)
+		acpi_header_seal(o, &mcfg->h);
+	acpi_header_seal(o, dsdt);
+	acpi_seal_range(o, &rsdp->checksum, rsdp, 20);
+	acpi_seal_range(o, &rsdp->ext_checksum, rsdp, sizeof(*rsdp));
+	return (int)o->used;
+}
+
+int acpi_build(void *buf, size_t size, uint64_t gpa, const struct acpi_config *cfg)
+{
+	struct acpi_out o = {.buf = buf, .size = size, .gpa = gpa};
+	struct acpi_rsdp *rsdp;
+	int err;
+
+	err = acpi_config_check(cfg, gpa, size);
+	if (err)
+		return err;
+	/* The RSDP first, at gpa: where the legacy scan and the boot protocol look. */
+	rsdp = acpi_alloc(&o, sizeof(*rsdp));
+	if (!rsdp)
+		return -ENOSPC;
+	return acpi_build_into(&o, rsdp, cfg);
+}
+
+int acpi_build_blob(void *buf, size_t size, const struct acpi_config *cfg, struct acpi_blob *out)
+{
+	struct acpi_out o = {.buf = buf, .size = size, .gpa = 0, .blob = out};
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = acpi_config_check(cfg, 0, size);
+	if (ret)
+		return ret;
+	ret = acpi_build_into(&o, (struct acpi_rsdp *)out->rsdp, cfg);
+	if (ret < 0)
+		return ret;
+	out->tables_len = (size_t)ret;
+	return 0;
 }

@@ -2,6 +2,8 @@
  * MC146818 CMOS real-time clock: the guest reads the host's UTC time. Writes of the time
  * move an offset, so the host clock is never touched. No alarm or periodic interrupts:
  * Linux keeps time with kvm-clock and reads the RTC only at boot and for hwclock.
+ * The rest of CMOS is plain bytes; a firmware finds the RAM size there (0x15-0x18,
+ * 0x30-0x31, 0x34-0x35, 0x5b-0x5d, as QEMU's PC fills them) and the shutdown status at 0x0f.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -26,6 +28,11 @@ enum {
 	RTC_REG_C = 0x0c,
 	RTC_REG_D = 0x0d,
 	RTC_CENTURY = 0x32,
+	CMOS_BASE_MEM_KB = 0x15,    /* 16 bits: RAM below 640 KiB, in KiB */
+	CMOS_EXT_MEM_KB = 0x17,     /* 16 bits: RAM from 1 MiB, in KiB (up to 64 MiB) */
+	CMOS_EXT_MEM_KB_2 = 0x30,   /* the same again */
+	CMOS_MEM_16M_64K = 0x34,    /* 16 bits: RAM from 16 MiB below 4 GiB, in 64 KiB */
+	CMOS_MEM_4G_64K = 0x5b,     /* 24 bits: RAM from 4 GiB, in 64 KiB */
 };
 
 #define REG_B_SET    0x80 /* clock updates stopped while the guest writes the time */
@@ -144,6 +151,32 @@ static void rtc_write(void *opaque, uint64_t offset, unsigned size, uint64_t val
 
 static const struct bus_ops rtc_ops = {.read = rtc_read, .write = rtc_write};
 
+static void cmos_put(struct rtc *r, unsigned index, uint64_t value, unsigned bytes)
+{
+	for (unsigned i = 0; i < bytes; i++)
+		r->cmos[index + i] = value >> (8 * i);
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+void rtc_set_memory_size(struct vm *vm, uint64_t below_4g, uint64_t above_4g)
+{
+	struct rtc *r = vm->rtc;
+	uint64_t ext = below_4g > MiB ? (below_4g - MiB) / KiB : 0;
+	uint64_t mid = below_4g > 16 * MiB ? (below_4g - 16 * MiB) / (64 * KiB) : 0;
+
+	pthread_mutex_lock(&r->lock);
+	cmos_put(r, CMOS_BASE_MEM_KB, min_u64(below_4g / KiB, 640), 2);
+	cmos_put(r, CMOS_EXT_MEM_KB, min_u64(ext, 0xffff), 2);
+	cmos_put(r, CMOS_EXT_MEM_KB_2, min_u64(ext, 0xffff), 2);
+	cmos_put(r, CMOS_MEM_16M_64K, min_u64(mid, 0xffff), 2);
+	cmos_put(r, CMOS_MEM_4G_64K, min_u64(above_4g / (64 * KiB), 0xffffff), 3);
+	pthread_mutex_unlock(&r->lock);
+}
+
 int rtc_create(struct vm *vm)
 {
 	struct rtc *r = calloc(1, sizeof(*r));
@@ -154,5 +187,6 @@ int rtc_create(struct vm *vm)
 	r->cmos[RTC_REG_A] = 0x26; /* 32.768 kHz time base, 1024 Hz rate */
 	r->cmos[RTC_REG_B] = REG_B_24H;
 	r->cmos[RTC_REG_D] = REG_D_VRT;
+	vm->rtc = r;
 	return bus_register(&vm->pio, PORT_RTC, 2, &rtc_ops, r);
 }

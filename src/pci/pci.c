@@ -20,7 +20,7 @@ struct pci_host {
 	struct vm *vm;
 	pthread_mutex_t lock;
 	uint32_t cf8;
-	struct pci_device *dev[PCI_MAX_DEVICES];
+	struct pci_device *dev[PCI_MAX_DEVICES][PCI_MAX_FUNCTIONS];
 	struct pci_device bridge;
 	uint64_t next_mmio32, next_mmio64, next_io;
 };
@@ -145,8 +145,8 @@ static void pci_update_bars(struct pci_device *dev)
 		}
 		if (on && !b->mapped) {
 			if (bus_register(bus, addr, b->size, b->ops, b->opaque) != 0) {
-				log_debug("pci %02x: BAR%u at 0x%llx overlaps another range", dev->slot,
-					  i, (unsigned long long)addr);
+				log_debug("pci %02x.%u: BAR%u at 0x%llx overlaps another range",
+					  dev->slot, dev->function, i, (unsigned long long)addr);
 				continue;
 			}
 			b->addr = addr;
@@ -159,10 +159,19 @@ static void pci_update_bars(struct pci_device *dev)
 
 static struct pci_device *pci_lookup(struct pci_host *h, unsigned devfn)
 {
-	/* One function per slot. */
-	if ((devfn & 7) != 0 || (devfn >> 3) >= PCI_MAX_DEVICES)
+	unsigned slot = devfn >> 3, function = devfn & 7;
+	struct pci_device *f0;
+
+	if (slot >= PCI_MAX_DEVICES)
 		return NULL;
-	return h->dev[devfn >> 3];
+	f0 = h->dev[slot][0];
+	if (function == 0)
+		return f0;
+	/* Software probes functions 1-7 only of a multi-function device; a single-function
+	 * device may decode them all as its own, so no other function may answer there. */
+	if (!f0 || !(f0->cfg[PCI_HEADER_TYPE] & PCI_HEADER_MULTI_FUNCTION))
+		return NULL;
+	return h->dev[slot][function];
 }
 
 uint32_t pci_config_read(struct vm *vm, unsigned devfn, unsigned offset, unsigned size)
@@ -311,30 +320,73 @@ static int pci_place_bar(struct pci_host *h, struct pci_device *dev, unsigned id
 	return 0;
 }
 
+static bool pci_slot_free(const struct pci_host *h, unsigned slot)
+{
+	for (unsigned f = 0; f < PCI_MAX_FUNCTIONS; f++)
+		if (h->dev[slot][f])
+			return false;
+	return true;
+}
+
+/* Place the BARs and make the device visible at slot/function; the caller holds the lock. */
+static int pci_host_add(struct pci_host *h, struct pci_device *dev, unsigned slot,
+			unsigned function)
+{
+	int ret = 0;
+
+	dev->vm = h->vm;
+	dev->slot = slot;
+	dev->function = function;
+	for (unsigned i = 0; i < PCI_NUM_BARS && ret == 0; i++)
+		ret = pci_place_bar(h, dev, i);
+	if (ret == 0)
+		h->dev[slot][function] = dev;
+	return ret;
+}
+
 int pci_device_register(struct vm *vm, struct pci_device *dev)
 {
 	struct pci_host *h = vm->pci;
 	unsigned slot;
-	int ret = 0;
+	int ret = -ENOSPC;
 
 	pthread_mutex_lock(&h->lock);
-	for (slot = 0; slot < PCI_MAX_DEVICES && h->dev[slot]; slot++)
+	for (slot = 0; slot < PCI_MAX_DEVICES && !pci_slot_free(h, slot); slot++)
 		;
-	if (slot == PCI_MAX_DEVICES) {
-		ret = -ENOSPC;
-		goto out;
-	}
-	dev->vm = vm;
-	dev->slot = slot;
-	for (unsigned i = 0; i < PCI_NUM_BARS && ret == 0; i++)
-		ret = pci_place_bar(h, dev, i);
-	if (ret == 0)
-		h->dev[slot] = dev;
-out:
+	if (slot < PCI_MAX_DEVICES)
+		ret = pci_host_add(h, dev, slot, 0);
 	pthread_mutex_unlock(&h->lock);
 	if (ret)
 		log_error("no room for another PCI device");
 	return ret;
+}
+
+int pci_device_register_at(struct vm *vm, struct pci_device *dev, unsigned slot,
+			   unsigned function)
+{
+	struct pci_host *h = vm->pci;
+	int ret;
+
+	if (slot >= PCI_MAX_DEVICES || function >= PCI_MAX_FUNCTIONS)
+		return -EINVAL;
+	pthread_mutex_lock(&h->lock);
+	ret = h->dev[slot][function] ? -EEXIST : pci_host_add(h, dev, slot, function);
+	pthread_mutex_unlock(&h->lock);
+	if (ret)
+		log_error("cannot place a PCI device at 00:%02x.%u: %s", slot, function,
+			  strerror(-ret));
+	return ret;
+}
+
+void pci_host_set_bridge_id(struct vm *vm, uint16_t vendor, uint16_t device, uint32_t class_code)
+{
+	struct pci_host *h = vm->pci;
+
+	pthread_mutex_lock(&h->lock);
+	cfg_put(h->bridge.cfg, PCI_VENDOR_ID, vendor, 2);
+	cfg_put(h->bridge.cfg, PCI_DEVICE_ID, device, 2);
+	cfg_put(h->bridge.cfg, PCI_CLASS_PROG, class_code, 3);
+	pthread_mutex_unlock(&h->lock);
 }
 
 int pci_host_create(struct vm *vm)

@@ -1,5 +1,7 @@
 /*
  * PCI: one host bridge, bus 0, configuration space through ports 0xCF8/0xCFC and ECAM.
+ * A device is one function of a slot: most take function 0 of the first free slot, a
+ * multi-function device (header type bit 7 on its function 0) places its functions itself.
  * A device fills its 256-byte configuration header and declares its BARs; the bus places
  * the BARs in the MMIO windows and maps them on the VM's buses whenever the guest enables
  * decoding, and moves them when the guest reprograms them.
@@ -14,7 +16,8 @@
 
 struct vm;
 
-#define PCI_MAX_DEVICES 32
+#define PCI_MAX_DEVICES 32 /* slots of bus 0 */
+#define PCI_MAX_FUNCTIONS 8
 #define PCI_NUM_BARS    6
 #define PCI_CFG_SIZE    256
 
@@ -26,6 +29,7 @@ struct vm;
 #define PCI_REVISION       0x08
 #define PCI_CLASS_PROG     0x09
 #define PCI_HEADER_TYPE    0x0e
+#define PCI_HEADER_MULTI_FUNCTION 0x80 /* in PCI_HEADER_TYPE of function 0 */
 #define PCI_BAR0           0x10
 #define PCI_SUBSYS_VENDOR  0x2c
 #define PCI_SUBSYS_ID      0x2e
@@ -71,7 +75,7 @@ struct pci_device {
 	struct vm *vm;
 	const struct pci_device_ops *ops;
 	void *opaque;
-	unsigned slot;
+	unsigned slot, function;
 	uint8_t cfg[PCI_CFG_SIZE];
 	uint8_t wmask[PCI_CFG_SIZE]; /* bits the guest may change */
 	uint8_t cap_end;             /* where the next capability goes */
@@ -80,6 +84,10 @@ struct pci_device {
 
 /* Create the host bridge at 00:00.0 and the configuration space access paths. */
 int pci_host_create(struct vm *vm);
+/* Give the host bridge another identity, before the guest runs. The default is a generic
+ * bridge no driver quirk attaches to; a firmware tells chipsets apart by this id (OVMF
+ * knows an i440FX, 8086:1237, and hangs on anything else). */
+void pci_host_set_bridge_id(struct vm *vm, uint16_t vendor, uint16_t device, uint32_t class_code);
 
 void pci_device_init(struct pci_device *dev, uint16_t vendor, uint16_t device, uint32_t class_code,
 		     uint16_t subsys_vendor, uint16_t subsys_id);
@@ -91,10 +99,16 @@ int pci_device_add_bar(struct pci_device *dev, unsigned idx, enum pci_bar_type t
  * (may be NULL). */
 unsigned pci_device_add_cap(struct pci_device *dev, const void *cap, unsigned len,
 			    const void *wmask);
-/* Give the device a slot, place its BARs, make it visible. */
+/* Give the device function 0 of the first slot none of whose functions is taken, place its
+ * BARs, make it visible. */
 int pci_device_register(struct vm *vm, struct pci_device *dev);
+/* The same at slot/function: -EINVAL out of range, -EEXIST if taken. A function other than 0
+ * answers the guest only while function 0 of its slot is there and multi-function. */
+int pci_device_register_at(struct vm *vm, struct pci_device *dev, unsigned slot,
+			   unsigned function);
 
-/* Configuration space access, as the guest does it (exposed for unit tests). */
+/* Configuration space access, as the guest does it (exposed for unit tests); devfn is
+ * slot << 3 | function. Absent functions read all-ones and ignore writes. */
 uint32_t pci_config_read(struct vm *vm, unsigned devfn, unsigned offset, unsigned size);
 void pci_config_write(struct vm *vm, unsigned devfn, unsigned offset, unsigned size,
 		      uint32_t value);

@@ -1,7 +1,8 @@
 /*
  * One dispatch for every address space: a sorted range map serves port I/O and MMIO.
  * Handlers get offsets into their range, never absolute addresses. Reads nobody claims
- * return all-ones, writes nobody claims are dropped, as on a real bus.
+ * return all-ones, writes nobody claims are dropped, as on a real bus; with SMOLVM_DEBUG
+ * set, both are logged (the first few times per address, then at each power of two).
  */
 #ifndef SMOLVM_BUS_H
 #define SMOLVM_BUS_H

@@ -17,6 +17,7 @@ struct vcpu;
 struct kvm_cpuid2;
 struct pci_host;
 struct ged;
+struct rtc;
 
 /* Why the VM stops: decides what smolvm does next. */
 enum vm_stop {
@@ -39,6 +40,7 @@ struct vm {
 	unsigned ncpus;
 	struct pci_host *pci;
 	struct ged *ged; /* signals the power button (devices/ged.c) */
+	struct rtc *rtc; /* CMOS, where a firmware reads the RAM size (devices/rtc.c) */
 
 	int stop_fd;                 /* eventfd, readable once a stop was requested */
 	_Atomic int stop_reason;     /* enum vm_stop; the first request wins */
