@@ -1,13 +1,37 @@
 /*
  * The cd feature: the firmware machine, which boots an ISO (-cd) or a disk (-drive alone)
  * through EFI firmware, Debian's OVMF by default. main.c reaches it through the hooks of
- * struct feature (vmm/features.h).
+ * struct feature (vmm/features.h): the user's files are checked before KVM, the chipset OVMF
+ * expects joins the PCI bus after the host bridge, and once every device exists the firmware
+ * is mapped below 4 GiB and fw_cfg holds what it reads: the memory map, the CPUs, the ACPI
+ * tables. The boot vCPU then starts at the reset vector, in KVM's reset state.
  */
-#include "cli/options.h"
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "acpi/acpi.h"
+#include "arch/x86/e820.h"
+#include "arch/x86/layout.h"
 #include "cd/boot_media.h"
 #include "cd/flash.h"
+#include "cd/fw_cfg.h"
+#include "cli/options.h"
+#include "devices/legacy.h"
+#include "pci/pci.h"
 #include "vmm/features.h"
+#include "vmm/log.h"
 #include "vmm/vm.h"
+
+/* Where OVMF puts PCI resources on an i440FX (OvmfPkg/Library/PlatformInitLib): 32-bit BARs
+ * from the top of low RAM (at least 2 GiB) to 0xFC000000, I/O BARs in 0xC000-0xFFFF, 64-bit
+ * BARs in an aperture of PcdPciMmio64Size (which opt/ovmf/X-PciMmio64Mb sets) aligned to its
+ * size above the RAM past 4 GiB. The ACPI tables describe the same windows. */
+#define OVMF_MMIO32_END	  0xfc000000ULL
+#define OVMF_MMIO32_MIN	  (2 * GiB)
+#define OVMF_IO_BASE	  0xc000
+#define OVMF_IO_SIZE	  0x4000
+#define OVMF_MMIO64_SIZE  (32 * GiB)
 
 static int cd_firmware_check(const struct vm_config *cfg)
 {
@@ -22,15 +46,72 @@ static int cd_firmware_check(const struct vm_config *cfg)
 
 static int cd_firmware_add_platform(struct vm *vm)
 {
+	/* OVMF tells chipsets apart by the host bridge: an i440FX's, without ECAM. */
+	pci_host_set_bridge_id(vm, 0x8086, 0x1237, 0x060000);
+	pci_host_remove_ecam(vm);
 	return 0;
+}
+
+/* RAM below 4 GiB (from 0) and above it (from 4 GiB): guest_mem's two regions. */
+static void cd_ram_sizes(const struct vm *vm, uint64_t *low, uint64_t *high)
+{
+	*low = *high = 0;
+	for (unsigned i = 0; i < vm->mem.nregions; i++) {
+		if (vm->mem.region[i].gpa == 0)
+			*low = vm->mem.region[i].size;
+		else
+			*high += vm->mem.region[i].size;
+	}
+}
+
+/* The tables OVMF reads through fw_cfg. 0 or -errno. */
+static int cd_add_fw_cfg(struct vm *vm, uint64_t low, uint64_t high)
+{
+	struct fw_cfg *fw = fw_cfg_create(vm);
+	struct e820_entry e820[2] = {{0, low, E820_RAM}, {LAYOUT_RAM_HIGH, high, E820_RAM}};
+	uint64_t top = high ? LAYOUT_RAM_HIGH + high : LAYOUT_RAM_HIGH;
+	uint64_t mmio32 = low > OVMF_MMIO32_MIN ? low : OVMF_MMIO32_MIN;
+	struct acpi_config acfg = {
+		.ncpus = vm->ncpus,
+		.pci_ecam_base = 0, /* none: configuration through 0xCF8 */
+		.pci_mmio32_base = mmio32,
+		.pci_mmio32_size = OVMF_MMIO32_END - mmio32,
+		.pci_mmio64_base = (top + OVMF_MMIO64_SIZE - 1) & ~(OVMF_MMIO64_SIZE - 1),
+		.pci_mmio64_size = OVMF_MMIO64_SIZE,
+		.pci_io_base = OVMF_IO_BASE,
+		.pci_io_size = OVMF_IO_SIZE,
+	};
+	char mmio64_mb[24];
+	int ret;
+
+	if (!fw)
+		return -ENOMEM;
+	snprintf(mmio64_mb, sizeof(mmio64_mb), "%llu", (unsigned long long)(OVMF_MMIO64_SIZE >> 20));
+	ret = fw_cfg_add_e820(fw, e820, high ? 2 : 1);
+	if (ret == 0)
+		ret = fw_cfg_add_file(fw, "opt/ovmf/X-PciMmio64Mb", mmio64_mb, strlen(mmio64_mb));
+	if (ret == 0)
+		ret = fw_cfg_add_acpi(fw, &acfg);
+	return ret;
 }
 
 static int cd_firmware_load(struct vm *vm)
 {
 	struct flash_files files;
+	uint64_t low, high;
+	int ret;
 
 	flash_files_from_config(vm->cfg, &files);
-	return flash_create(vm, &files);
+	if (flash_create(vm, &files) != 0)
+		return -1;
+	cd_ram_sizes(vm, &low, &high);
+	rtc_set_memory_size(vm, low, high);
+	ret = cd_add_fw_cfg(vm, low, high);
+	if (ret != 0) {
+		log_error("cannot fill fw_cfg for the firmware: %s", strerror(-ret));
+		return -1;
+	}
+	return 0;
 }
 
 const struct feature cd_feature = {
