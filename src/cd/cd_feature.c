@@ -14,6 +14,7 @@
 #include "arch/x86/e820.h"
 #include "arch/x86/layout.h"
 #include "cd/boot_media.h"
+#include "cd/chipset.h"
 #include "cd/flash.h"
 #include "cd/fw_cfg.h"
 #include "cli/options.h"
@@ -44,12 +45,11 @@ static int cd_firmware_check(const struct vm_config *cfg)
 	return flash_check(&files);
 }
 
+/* An i440FX with its PIIX3/PIIX4 functions, and no ECAM: OVMF puts BARs where it would be. */
 static int cd_firmware_add_platform(struct vm *vm)
 {
-	/* OVMF tells chipsets apart by the host bridge: an i440FX's, without ECAM. */
-	pci_host_set_bridge_id(vm, 0x8086, 0x1237, 0x060000);
 	pci_host_remove_ecam(vm);
-	return 0;
+	return chipset_create(vm) == 0 ? 0 : -1;
 }
 
 /* RAM below 4 GiB (from 0) and above it (from 4 GiB): guest_mem's two regions. */
