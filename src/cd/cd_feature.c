@@ -7,7 +7,7 @@
  * tables. The boot vCPU then starts at the reset vector, in KVM's reset state.
  */
 #include <errno.h>
-#include <stdio.h>
+#include <linux/kvm.h>
 #include <string.h>
 
 #include "acpi/acpi.h"
@@ -25,14 +25,17 @@
 #include "vmm/vm.h"
 
 /* Where OVMF puts PCI resources on an i440FX (OvmfPkg/Library/PlatformInitLib): 32-bit BARs
- * from the top of low RAM (at least 2 GiB) to 0xFC000000, I/O BARs in 0xC000-0xFFFF, 64-bit
- * BARs in an aperture of PcdPciMmio64Size (which opt/ovmf/X-PciMmio64Mb sets) aligned to its
- * size above the RAM past 4 GiB. The ACPI tables describe the same windows. */
-#define OVMF_MMIO32_END	  0xfc000000ULL
-#define OVMF_MMIO32_MIN	  (2 * GiB)
-#define OVMF_IO_BASE	  0xc000
-#define OVMF_IO_SIZE	  0x4000
-#define OVMF_MMIO64_SIZE  (32 * GiB)
+ * from the top of low RAM (at least 2 GiB) to 0xFC000000, I/O BARs in 0xC000-0xFFFF. Its 64-bit
+ * aperture lies above the RAM past 4 GiB: 32 GiB aligned to its size in plain 2022-11, the top
+ * eighth of the physical address space in Debian's build (which has the dynamic MMIO window:
+ * 0xE0_0000_0000 with 40 address bits). The ACPI tables describe one window over both: from
+ * the first GiB past RAM to the end of the address space OVMF uses (at most 47 bits). */
+#define OVMF_MMIO32_END	 0xfc000000ULL
+#define OVMF_MMIO32_MIN	 (2 * GiB)
+#define OVMF_IO_BASE	 0xc000
+#define OVMF_IO_SIZE	 0x4000
+#define OVMF_MMIO64_SIZE (32 * GiB)
+#define OVMF_MAX_PHYS_BITS 47
 
 static int cd_firmware_check(const struct vm_config *cfg)
 {
@@ -64,32 +67,50 @@ static void cd_ram_sizes(const struct vm *vm, uint64_t *low, uint64_t *high)
 	}
 }
 
+/* The guest's physical address width (CPUID 0x80000008 EAX[7:0]), as OVMF reads it. */
+static unsigned cd_phys_bits(const struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->cpuid->nent; i++)
+		if (vm->cpuid->entries[i].function == 0x80000008 &&
+		    (vm->cpuid->entries[i].eax & 0xff) >= 36)
+			return vm->cpuid->entries[i].eax & 0xff;
+	return 36;
+}
+
+/* The 64-bit window of the ACPI tables: [*base, *base + *size). */
+static void cd_mmio64_window(const struct vm *vm, uint64_t top, uint64_t *base, uint64_t *size)
+{
+	unsigned bits = cd_phys_bits(vm);
+	uint64_t end = 1ULL << (bits < OVMF_MAX_PHYS_BITS ? bits : OVMF_MAX_PHYS_BITS);
+	uint64_t static_end = ((top + OVMF_MMIO64_SIZE - 1) & ~(OVMF_MMIO64_SIZE - 1)) +
+			      OVMF_MMIO64_SIZE;
+
+	*base = (top + GiB - 1) & ~(GiB - 1);
+	if (end < static_end)
+		end = static_end;
+	*size = end - *base;
+}
+
 /* The tables OVMF reads through fw_cfg. 0 or -errno. */
 static int cd_add_fw_cfg(struct vm *vm, uint64_t low, uint64_t high)
 {
 	struct fw_cfg *fw = fw_cfg_create(vm);
 	struct e820_entry e820[2] = {{0, low, E820_RAM}, {LAYOUT_RAM_HIGH, high, E820_RAM}};
-	uint64_t top = high ? LAYOUT_RAM_HIGH + high : LAYOUT_RAM_HIGH;
 	uint64_t mmio32 = low > OVMF_MMIO32_MIN ? low : OVMF_MMIO32_MIN;
 	struct acpi_config acfg = {
 		.ncpus = vm->ncpus,
 		.pci_ecam_base = 0, /* none: configuration through 0xCF8 */
 		.pci_mmio32_base = mmio32,
 		.pci_mmio32_size = OVMF_MMIO32_END - mmio32,
-		.pci_mmio64_base = (top + OVMF_MMIO64_SIZE - 1) & ~(OVMF_MMIO64_SIZE - 1),
-		.pci_mmio64_size = OVMF_MMIO64_SIZE,
 		.pci_io_base = OVMF_IO_BASE,
 		.pci_io_size = OVMF_IO_SIZE,
 	};
-	char mmio64_mb[24];
 	int ret;
 
 	if (!fw)
 		return -ENOMEM;
-	snprintf(mmio64_mb, sizeof(mmio64_mb), "%llu", (unsigned long long)(OVMF_MMIO64_SIZE >> 20));
+	cd_mmio64_window(vm, LAYOUT_RAM_HIGH + high, &acfg.pci_mmio64_base, &acfg.pci_mmio64_size);
 	ret = fw_cfg_add_e820(fw, e820, high ? 2 : 1);
-	if (ret == 0)
-		ret = fw_cfg_add_file(fw, "opt/ovmf/X-PciMmio64Mb", mmio64_mb, strlen(mmio64_mb));
 	if (ret == 0)
 		ret = fw_cfg_add_acpi(fw, &acfg);
 	return ret;
