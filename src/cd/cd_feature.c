@@ -25,15 +25,15 @@
 #include "vmm/vm.h"
 
 /* Where OVMF puts PCI resources on an i440FX (OvmfPkg/Library/PlatformInitLib): 32-bit BARs
- * from the top of low RAM (at least 2 GiB) to 0xFC000000, I/O BARs in 0xC000-0xFFFF. Its 64-bit
+ * from the top of low RAM (at least 2 GiB) to 0xFC000000, I/O BARs in 0xC000-0xFFFF (the I/O
+ * window here starts at 0x1000, as the direct machine's, to hold the PM block at 0xB000 that
+ * Linux's PIIX4 quirk claims too). Its 64-bit
  * aperture lies above the RAM past 4 GiB: 32 GiB aligned to its size in plain 2022-11, the top
  * eighth of the physical address space in Debian's build (which has the dynamic MMIO window:
  * 0xE0_0000_0000 with 40 address bits). The ACPI tables describe one window over both: from
  * the first GiB past RAM to the end of the address space OVMF uses (at most 47 bits). */
 #define OVMF_MMIO32_END	 0xfc000000ULL
 #define OVMF_MMIO32_MIN	 (2 * GiB)
-#define OVMF_IO_BASE	 0xc000
-#define OVMF_IO_SIZE	 0x4000
 #define OVMF_MMIO64_SIZE (32 * GiB)
 #define OVMF_MAX_PHYS_BITS 47
 
@@ -102,8 +102,8 @@ static int cd_add_fw_cfg(struct vm *vm, uint64_t low, uint64_t high)
 		.pci_ecam_base = 0, /* none: configuration through 0xCF8 */
 		.pci_mmio32_base = mmio32,
 		.pci_mmio32_size = OVMF_MMIO32_END - mmio32,
-		.pci_io_base = OVMF_IO_BASE,
-		.pci_io_size = OVMF_IO_SIZE,
+		.pci_io_base = PORT_PCI_IO,
+		.pci_io_size = PORT_PCI_IO_SIZE,
 	};
 	int ret;
 

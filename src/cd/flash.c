@@ -29,12 +29,16 @@ struct flash_rom {
 	uint64_t size;
 };
 
-/* The variable store of -efivars: a CFI flash whose array is the file, mapped. */
+/* The variable store of -efivars: a CFI flash over a copy of the file in memory, each change
+ * written through to the file (pwrite rather than a shared mapping, which not every file
+ * system offers: 9p, some FUSE ones). */
 struct flash_store {
 	struct vm *vm;
 	pthread_mutex_t lock;
 	struct flash_cfi cfi;
 	uint64_t gpa;
+	int fd;
+	const char *path;
 };
 
 /* Reads reach these only while KVM has no slot there (never, for the ROM); writes always. */
@@ -77,6 +81,11 @@ static void flash_store_write(void *opaque, uint64_t offset, unsigned size, uint
 	pthread_mutex_lock(&s->lock);
 	was = s->cfi.read_array;
 	flash_cfi_write(&s->cfi, offset, size, value);
+	if (s->cfi.changed_len &&
+	    pwrite(s->fd, s->cfi.array + s->cfi.changed_start, s->cfi.changed_len,
+		   s->cfi.changed_start) != (ssize_t)s->cfi.changed_len)
+		log_warn("-efivars %s: cannot write the firmware's variables: %s", s->path,
+			 strerror(errno));
 	if (s->cfi.read_array != was &&
 	    vm_set_memory(s->vm, FLASH_SLOT_VARS, s->gpa, s->cfi.read_array ? s->cfi.size : 0,
 			  s->cfi.array, true) != 0)
@@ -209,8 +218,7 @@ static int flash_open_efivars(const struct flash_files *f, uint64_t size)
 		int tfd = open(f->vars_template, O_RDONLY | O_CLOEXEC);
 		void *t = tfd < 0 ? MAP_FAILED : mmap(NULL, size, PROT_READ, MAP_PRIVATE, tfd, 0);
 		fd = open(f->efivars, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (t == MAP_FAILED || fd < 0 || write(fd, t, size) != (ssize_t)size ||
-		    fsync(fd) != 0) {
+		if (t == MAP_FAILED || fd < 0 || write(fd, t, size) != (ssize_t)size) {
 			log_error("-efivars %s: cannot make it from %s: %s", f->efivars,
 				  f->vars_template, strerror(errno));
 			if (fd >= 0)
@@ -265,19 +273,21 @@ static int flash_add_store(struct vm *vm, const struct flash_files *f, uint64_t 
 {
 	struct flash_store *s = calloc(1, sizeof(*s));
 	int fd = flash_open_efivars(f, size);
-	void *host;
+	uint8_t *host;
 
 	if (!s || fd < 0) {
 		free(s);
 		return -1;
 	}
-	host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (host == MAP_FAILED) {
-		log_error("-efivars %s: %s", f->efivars, strerror(errno));
+	host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (host == MAP_FAILED || pread(fd, host, size, 0) != (ssize_t)size) {
+		log_error("-efivars %s: cannot read it: %s", f->efivars, strerror(errno));
 		return -1;
 	}
 	s->vm = vm;
 	s->gpa = gpa;
+	s->fd = fd;
+	s->path = f->efivars;
 	pthread_mutex_init(&s->lock, NULL);
 	flash_cfi_init(&s->cfi, host, size);
 	if (vm_set_memory(vm, FLASH_SLOT_VARS, gpa, size, host, true) != 0 ||

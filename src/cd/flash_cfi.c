@@ -15,6 +15,10 @@ static void flash_cfi_program(struct flash_cfi *f, uint64_t offset, unsigned siz
 	for (unsigned i = 0; i < size; i++)
 		if (offset < f->size && i < f->size - offset)
 			f->array[offset + i] = value >> (8 * i);
+	if (offset < f->size) {
+		f->changed_start = offset;
+		f->changed_len = f->size - offset < size ? f->size - offset : size;
+	}
 	f->status |= FLASH_STATUS_READY;
 }
 
@@ -22,10 +26,12 @@ static void flash_cfi_erase(struct flash_cfi *f, uint64_t offset)
 {
 	uint64_t block = offset & ~(uint64_t)(FLASH_CFI_BLOCK_SIZE - 1);
 
-	if (block < f->size)
-		memset(f->array + block, 0xff,
-		       f->size - block < FLASH_CFI_BLOCK_SIZE ? f->size - block
-							     : FLASH_CFI_BLOCK_SIZE);
+	if (block < f->size) {
+		f->changed_start = block;
+		f->changed_len = f->size - block < FLASH_CFI_BLOCK_SIZE ? f->size - block
+								    : FLASH_CFI_BLOCK_SIZE;
+		memset(f->array + block, 0xff, f->changed_len);
+	}
 	f->status |= FLASH_STATUS_READY;
 }
 
@@ -35,6 +41,7 @@ void flash_cfi_write(struct flash_cfi *f, uint64_t offset, unsigned size, uint64
 {
 	uint8_t cmd = value;
 
+	f->changed_len = 0;
 	if (size < 1 || size > 8)
 		return;
 	switch (f->pending) {

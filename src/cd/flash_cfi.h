@@ -35,11 +35,14 @@ struct flash_cfi {
 	uint8_t pending; /* the first cycle of a two-cycle command (program, erase), or 0 */
 	uint8_t status;
 	bool read_array; /* reads return the array; otherwise the status register */
+	/* The bytes of the array the last write changed (len 0: none), for a copy to follow. */
+	uint64_t changed_start, changed_len;
 };
 
 void flash_cfi_init(struct flash_cfi *f, uint8_t *array, size_t size);
 
-/* The guest wrote size bytes (1..8) of value at offset. Out-of-range parts are ignored. */
+/* The guest wrote size bytes (1..8) of value at offset. Out-of-range parts are ignored.
+ * Sets changed_start/changed_len. */
 void flash_cfi_write(struct flash_cfi *f, uint64_t offset, unsigned size, uint64_t value);
 
 /* The guest reads size bytes (1..8) at offset: the array, or the status in each byte. */

@@ -64,7 +64,10 @@ static void test_program_and_erase(void)
 	for (unsigned i = 0; i < 4; i++) {
 		flash_cfi_write(&f, 100 + i, 1, FLASH_CMD_PROGRAM);
 		CHECK(!f.read_array);
+		CHECK_EQ(f.changed_len, 0);
 		flash_cfi_write(&f, 100 + i, 1, "BOOT"[i]);
+		CHECK_EQ(f.changed_start, 100 + i);
+		CHECK_EQ(f.changed_len, 1);
 	}
 	CHECK_EQ(flash_cfi_read(&f, 0, 1), FLASH_STATUS_READY); /* the status until 0xFF */
 	flash_cfi_write(&f, 103, 1, FLASH_CMD_READ_ARRAY);
@@ -75,6 +78,8 @@ static void test_program_and_erase(void)
 	/* 0x20 then 0xD0 erases the 4 KiB block around the address, and only it. */
 	flash_cfi_write(&f, FLASH_CFI_BLOCK_SIZE + 5, 1, FLASH_CMD_ERASE);
 	flash_cfi_write(&f, FLASH_CFI_BLOCK_SIZE + 5, 1, FLASH_CMD_ERASE_CONFIRM);
+	CHECK_EQ(f.changed_start, FLASH_CFI_BLOCK_SIZE);
+	CHECK_EQ(f.changed_len, FLASH_CFI_BLOCK_SIZE);
 	flash_cfi_write(&f, 0, 1, FLASH_CMD_READ_ARRAY);
 	for (unsigned i = 0; i < FLASH_CFI_BLOCK_SIZE; i++)
 		if (array[FLASH_CFI_BLOCK_SIZE + i] != 0xff) {
@@ -106,6 +111,8 @@ static void test_edges_stay_inside(void)
 	flash_cfi_write(&f, SIZE - 1, 1, FLASH_CMD_PROGRAM);
 	flash_cfi_write(&f, SIZE - 1, 8, 0x1122334455667788ULL);
 	CHECK_EQ(array[SIZE - 1], 0x88);
+	CHECK_EQ(f.changed_start, SIZE - 1);
+	CHECK_EQ(f.changed_len, 1);
 	flash_cfi_write(&f, 0, 1, FLASH_CMD_READ_ARRAY);
 	/* Past the end: writes dropped, reads all-ones. */
 	flash_cfi_write(&f, SIZE + 10, 1, FLASH_CMD_PROGRAM);
