@@ -12,7 +12,6 @@ feature) need no KVM and are tested in test_cli.py.
 import os
 import pathlib
 import re
-import shutil
 import subprocess
 
 import pytest
@@ -76,3 +75,43 @@ def test_cd_boots_an_iso_through_the_grub_menu_to_init(efi_iso):
         assert status == 0, f"smolvm exited with {status}\n{vmtest.tail(plain(vm.log))}"
     finally:
         vm.kill()
+
+
+def boot_to_init(args, marker=r"SMOLVM-EFI-INIT: [^\n]*"):
+    """Boots smolvm with args through the firmware to the guest's marker line; returns the
+    console and the line. The guest powers off after it: smolvm must exit 0."""
+    vm = vmtest.Running([*map(str, args), "-m", "512M", "-nographic", "-no-reboot"],
+                        timeout=STAGE_TIMEOUT, console=False)
+    try:
+        vm.expect(r"BdsDxe: starting Boot[0-9A-F]+")
+        line = vm.expect(marker).group(0)
+        status = vm.wait(60)
+        assert status == 0, f"smolvm exited with {status}\n{vmtest.tail(plain(vm.log))}"
+        return plain(vm.log), line
+    finally:
+        vm.kill()
+
+
+def variable_names(path):
+    """The EFI variable names (UTF-16) in a variable store file that we look for."""
+    data = path.read_bytes()
+    return {n for n in ("BootOrder", "Boot0000", "Boot0001", "Boot0002", "Timeout")
+            if n.encode("utf-16-le") in data}
+
+
+@pytest.mark.timeout(int(STAGE_TIMEOUT * 3))
+def test_efivars_keeps_the_boot_entries_in_a_file(tmp_path, efi_iso):
+    require_efi_ground()
+    store = tmp_path / "vars.fd"
+    # The first run makes the file from OVMF's template and the firmware writes its boot
+    # entries into it, through the flash commands (the template has none).
+    assert not variable_names(OVMF_VARS), "OVMF's template already holds boot entries"
+    boot_to_init(["-cd", efi_iso, "-efivars", store])
+    assert store.stat().st_size == OVMF_VARS.stat().st_size
+    first = variable_names(store)
+    assert {"BootOrder", "Boot0001"} <= first, f"no boot entries written to {store}: {first}"
+    # The second run boots with them, and keeps them.
+    before = store.read_bytes()
+    boot_to_init(["-cd", efi_iso, "-efivars", store])
+    assert first <= variable_names(store)
+    assert store.read_bytes() != b"" and len(before) == store.stat().st_size
