@@ -73,6 +73,24 @@ def gpt_write(f, parts):
     f.write(entries + header(DISK_SECTORS - 1, 1, DISK_SECTORS - 33))
 
 
+def make_gpt_disk(path):
+    """The disk image's partition table, and an empty FAT on its ESP; returns the ESP for
+    mtools' -i."""
+    with open(path, "wb") as f:
+        f.truncate(DISK_SECTORS * SECTOR)
+        gpt_write(f, [(ESP_TYPE, ESP_FIRST, ESP_SECTORS, "ESP"),
+                      (LINUX_DATA_TYPE, DATA_FIRST, DATA_SECTORS, "data")])
+    esp = f"{path}@@{ESP_FIRST * SECTOR}"
+    mtools(["mformat", "-i", esp, "-T", str(ESP_SECTORS), "-h", "64", "-s", "32", "-v", "ESP",
+            "::"])
+    return esp
+
+
+def mtools(cmd):
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, f"{' '.join(cmd)}: {r.stderr}"
+
+
 def make_efi_disk(tmp_path):
     """The disk image, with its boot loader and the test guest on the ESP."""
     work = tmp_path / "disk-files"
@@ -88,21 +106,14 @@ def make_efi_disk(tmp_path):
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     disk = tmp_path / "disk.img"
-    with open(disk, "wb") as f:
-        f.truncate(DISK_SECTORS * SECTOR)
-        gpt_write(f, [(ESP_TYPE, ESP_FIRST, ESP_SECTORS, "ESP"),
-                      (LINUX_DATA_TYPE, DATA_FIRST, DATA_SECTORS, "data")])
-    esp = f"{disk}@@{ESP_FIRST * SECTOR}"
-    steps = [["mformat", "-i", esp, "-T", str(ESP_SECTORS), "-h", "64", "-s", "32", "-v", "ESP",
-              "::"],
-             ["mmd", "-i", esp, "::/EFI", "::/EFI/BOOT", "::/boot"],
+    esp = make_gpt_disk(disk)
+    steps = [["mmd", "-i", esp, "::/EFI", "::/EFI/BOOT", "::/boot"],
              ["mcopy", "-i", esp, str(work / "BOOTX64.EFI"), "::/EFI/BOOT/BOOTX64.EFI"],
              ["mcopy", "-i", esp, str(vmtest.guest_file("bzImage")),
               str(vmtest.guest_file("initramfs.gz")), str(work / "test.cpio"),
               str(work / "smolvm-disk"), "::/boot/"]]
     for cmd in steps:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-        assert r.returncode == 0, f"{' '.join(cmd)}: {r.stderr}"
+        mtools(cmd)
     return disk
 
 
@@ -115,3 +126,23 @@ def test_drive_alone_boots_a_gpt_disk_and_keeps_what_the_guest_wrote(tmp_path):
     assert line == "SMOLVM-DISK: seen=[]", line
     _, line = boot_to_init(["-drive", f"file={disk}"], r"SMOLVM-DISK: seen=\[[^\]\n]*\]")
     assert line == "SMOLVM-DISK: seen=[written-by-the-guest]", line
+
+
+@pytest.mark.timeout(int(STAGE_TIMEOUT * 2))
+def test_uefi_shell_runs_startup_nsh(tmp_path):
+    """An ESP without a boot loader: OVMF falls back to its built-in UEFI shell, which runs
+    the startup.nsh it finds there (after its 5 s countdown) on the serial console."""
+    require_efi_ground()
+    disk = tmp_path / "disk.img"
+    script = tmp_path / "startup.nsh"
+    # Without echo, the command lines themselves stay off the console: only the output.
+    script.write_text("@echo -off\r\necho SMOLVM-SHELL-STARTUP\r\nreset -s\r\n")
+    mtools(["mcopy", "-i", make_gpt_disk(disk), str(script), "::/startup.nsh"])
+    vm = vmtest.Running(["-drive", f"file={disk}", "-net", "none", "-m", "512M", "-nographic",
+                         "-no-reboot"], timeout=STAGE_TIMEOUT, console=False)
+    try:
+        vm.expect(r"\nSMOLVM-SHELL-STARTUP")
+        status = vm.wait(60)  # reset -s: the shell powers the machine off
+        assert status == 0, f"smolvm exited with {status}\n{vmtest.tail(vm.log)}"
+    finally:
+        vm.kill()
