@@ -22,8 +22,7 @@ bool boot_media_is_disk(const uint8_t *head, uint64_t len)
 
 /* Read the first HEAD_SIZE bytes (fewer if the file is shorter) into head; *len says how
  * many. 0, or -1 after one line naming what and path. */
-static int boot_media_read_head(const char *what, const char *path, uint8_t *head,
-				uint64_t *len)
+static int boot_media_read_head(const char *what, const char *path, uint8_t *head, uint64_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;

@@ -32,9 +32,9 @@
  * eighth of the physical address space in Debian's build (which has the dynamic MMIO window:
  * 0xE0_0000_0000 with 40 address bits). The ACPI tables describe one window over both: from
  * the first GiB past RAM to the end of the address space OVMF uses (at most 47 bits). */
-#define OVMF_MMIO32_END	 0xfc000000ULL
-#define OVMF_MMIO32_MIN	 (2 * GiB)
-#define OVMF_MMIO64_SIZE (32 * GiB)
+#define OVMF_MMIO32_END	   0xfc000000ULL
+#define OVMF_MMIO32_MIN	   (2 * GiB)
+#define OVMF_MMIO64_SIZE   (32 * GiB)
 #define OVMF_MAX_PHYS_BITS 47
 
 static int cd_firmware_check(const struct vm_config *cfg)
@@ -82,8 +82,8 @@ static void cd_mmio64_window(const struct vm *vm, uint64_t top, uint64_t *base, 
 {
 	unsigned bits = cd_phys_bits(vm);
 	uint64_t end = 1ULL << (bits < OVMF_MAX_PHYS_BITS ? bits : OVMF_MAX_PHYS_BITS);
-	uint64_t static_end = ((top + OVMF_MMIO64_SIZE - 1) & ~(OVMF_MMIO64_SIZE - 1)) +
-			      OVMF_MMIO64_SIZE;
+	uint64_t static_end =
+	    ((top + OVMF_MMIO64_SIZE - 1) & ~(OVMF_MMIO64_SIZE - 1)) + OVMF_MMIO64_SIZE;
 
 	*base = (top + GiB - 1) & ~(GiB - 1);
 	if (end < static_end)
@@ -98,12 +98,12 @@ static int cd_add_fw_cfg(struct vm *vm, uint64_t low, uint64_t high)
 	struct e820_entry e820[2] = {{0, low, E820_RAM}, {LAYOUT_RAM_HIGH, high, E820_RAM}};
 	uint64_t mmio32 = low > OVMF_MMIO32_MIN ? low : OVMF_MMIO32_MIN;
 	struct acpi_config acfg = {
-		.ncpus = vm->ncpus,
-		.pci_ecam_base = 0, /* none: configuration through 0xCF8 */
-		.pci_mmio32_base = mmio32,
-		.pci_mmio32_size = OVMF_MMIO32_END - mmio32,
-		.pci_io_base = PORT_PCI_IO,
-		.pci_io_size = PORT_PCI_IO_SIZE,
+	    .ncpus = vm->ncpus,
+	    .pci_ecam_base = 0, /* none: configuration through 0xCF8 */
+	    .pci_mmio32_base = mmio32,
+	    .pci_mmio32_size = OVMF_MMIO32_END - mmio32,
+	    .pci_io_base = PORT_PCI_IO,
+	    .pci_io_size = PORT_PCI_IO_SIZE,
 	};
 	int ret;
 
@@ -136,8 +136,8 @@ static int cd_firmware_load(struct vm *vm)
 }
 
 const struct feature cd_feature = {
-	.name = "cd",
-	.firmware_check = cd_firmware_check,
-	.firmware_add_platform = cd_firmware_add_platform,
-	.firmware_load = cd_firmware_load,
+    .name = "cd",
+    .firmware_check = cd_firmware_check,
+    .firmware_add_platform = cd_firmware_add_platform,
+    .firmware_load = cd_firmware_load,
 };

@@ -177,10 +177,11 @@ static int flash_sizes(const struct flash_files *f, uint64_t *code, uint64_t *va
 			return -1;
 		close(fd);
 		if (f->vars_template && size != *vars) {
-			log_error("-efivars %s: %llu bytes, but the firmware's variable store %s has "
-				  "%llu",
-				  f->efivars, (unsigned long long)size, f->vars_template,
-				  (unsigned long long)*vars);
+			log_error(
+			    "-efivars %s: %llu bytes, but the firmware's variable store %s has "
+			    "%llu",
+			    f->efivars, (unsigned long long)size, f->vars_template,
+			    (unsigned long long)*vars);
 			return -1;
 		}
 		*vars = size;
@@ -249,8 +250,8 @@ static int flash_add_rom(struct vm *vm, unsigned slot, const char *path, uint64_
 {
 	struct flash_rom *rom = calloc(1, sizeof(*rom));
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	void *host = fd < 0 ? MAP_FAILED
-			    : mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	void *host =
+	    fd < 0 ? MAP_FAILED : mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 
 	if (fd >= 0)
 		close(fd);
@@ -268,8 +269,7 @@ static int flash_add_rom(struct vm *vm, unsigned slot, const char *path, uint64_
 	return 0;
 }
 
-static int flash_add_store(struct vm *vm, const struct flash_files *f, uint64_t gpa,
-			   uint64_t size)
+static int flash_add_store(struct vm *vm, const struct flash_files *f, uint64_t gpa, uint64_t size)
 {
 	struct flash_store *s = calloc(1, sizeof(*s));
 	int fd = flash_open_efivars(f, size);

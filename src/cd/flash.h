@@ -15,7 +15,7 @@ struct vm_config;
 
 #define FLASH_DEFAULT_CODE "/usr/share/OVMF/OVMF_CODE_4M.fd"
 #define FLASH_DEFAULT_VARS "/usr/share/OVMF/OVMF_VARS_4M.fd"
-#define FLASH_MAX_SIZE     (16u << 20) /* 0xFF000000 to 4 GiB: above the MMIO devices */
+#define FLASH_MAX_SIZE	   (16u << 20) /* 0xFF000000 to 4 GiB: above the MMIO devices */
 
 struct flash_files {
 	const char *code_opt; /* how the user named it: "-bios", or NULL for the default */

@@ -9,8 +9,7 @@ void flash_cfi_init(struct flash_cfi *f, uint8_t *array, size_t size)
 
 /* The second cycle of a program: the data, written as given (as QEMU does: OVMF erases
  * before it rewrites). */
-static void flash_cfi_program(struct flash_cfi *f, uint64_t offset, unsigned size,
-			      uint64_t value)
+static void flash_cfi_program(struct flash_cfi *f, uint64_t offset, unsigned size, uint64_t value)
 {
 	for (unsigned i = 0; i < size; i++)
 		if (offset < f->size && i < f->size - offset)
@@ -28,8 +27,8 @@ static void flash_cfi_erase(struct flash_cfi *f, uint64_t offset)
 
 	if (block < f->size) {
 		f->changed_start = block;
-		f->changed_len = f->size - block < FLASH_CFI_BLOCK_SIZE ? f->size - block
-								    : FLASH_CFI_BLOCK_SIZE;
+		f->changed_len =
+		    f->size - block < FLASH_CFI_BLOCK_SIZE ? f->size - block : FLASH_CFI_BLOCK_SIZE;
 		memset(f->array + block, 0xff, f->changed_len);
 	}
 	f->status |= FLASH_STATUS_READY;

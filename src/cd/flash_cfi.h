@@ -17,16 +17,16 @@
 
 #define FLASH_CFI_BLOCK_SIZE 4096 /* QEMU's sector size for the PC flash, OVMF's block size */
 
-#define FLASH_CMD_PROGRAM       0x10
-#define FLASH_CMD_PROGRAM_ALT   0x40
-#define FLASH_CMD_ERASE         0x20
-#define FLASH_CMD_CLEAR_STATUS  0x50
-#define FLASH_CMD_READ_STATUS   0x70
+#define FLASH_CMD_PROGRAM	0x10
+#define FLASH_CMD_PROGRAM_ALT	0x40
+#define FLASH_CMD_ERASE		0x20
+#define FLASH_CMD_CLEAR_STATUS	0x50
+#define FLASH_CMD_READ_STATUS	0x70
 #define FLASH_CMD_ERASE_CONFIRM 0xd0
-#define FLASH_CMD_READ_ARRAY    0xff
+#define FLASH_CMD_READ_ARRAY	0xff
 
-#define FLASH_STATUS_READY      0x80
-#define FLASH_STATUS_ERASE_ERR  0x20
+#define FLASH_STATUS_READY	 0x80
+#define FLASH_STATUS_ERASE_ERR	 0x20
 #define FLASH_STATUS_PROGRAM_ERR 0x10
 
 struct flash_cfi {
