@@ -244,19 +244,34 @@ static int flash_open_efivars(const struct flash_files *f, uint64_t size)
 	return fd; /* kept open: the lock lasts as long as the VM */
 }
 
+/* Read size bytes from offset 0 of fd, however many calls it takes; the bytes read, or -1. */
+static ssize_t flash_read_all(int fd, uint8_t *buf, uint64_t size)
+{
+	uint64_t done = 0;
+	ssize_t n = 0;
+
+	while (done < size && (n = pread(fd, buf + done, size - done, done)) > 0)
+		done += n;
+	return n < 0 ? -1 : (ssize_t)done;
+}
+
 /* Map path's size bytes at gpa, read-only, dropping the guest's writes. */
 static int flash_add_rom(struct vm *vm, unsigned slot, const char *path, uint64_t gpa,
 			 uint64_t size)
 {
 	struct flash_rom *rom = calloc(1, sizeof(*rom));
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	void *host =
-	    fd < 0 ? MAP_FAILED : mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	uint8_t *host =
+	    mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ssize_t n = -1;
 
+	/* A copy, not a mapping of the file: a file that shrinks later cannot fault the VMM. */
+	if (fd >= 0 && host != MAP_FAILED)
+		n = flash_read_all(fd, host, size);
 	if (fd >= 0)
 		close(fd);
-	if (!rom || host == MAP_FAILED) {
-		log_error("firmware %s: %s", path, strerror(errno));
+	if (!rom || host == MAP_FAILED || n != (ssize_t)size) {
+		log_error("firmware %s: %s", path, n >= 0 ? "changed size" : strerror(errno));
 		free(rom);
 		return -1;
 	}
@@ -280,7 +295,7 @@ static int flash_add_store(struct vm *vm, const struct flash_files *f, uint64_t 
 		return -1;
 	}
 	host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (host == MAP_FAILED || pread(fd, host, size, 0) != (ssize_t)size) {
+	if (host == MAP_FAILED || flash_read_all(fd, host, size) != (ssize_t)size) {
 		log_error("-efivars %s: cannot read it: %s", f->efivars, strerror(errno));
 		return -1;
 	}
