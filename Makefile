@@ -34,9 +34,10 @@ BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
 
 # Libraries found through pkg-config, and the Debian package holding each .pc file.
-# SDL2 (the window) only with the ui feature: `make features=` needs no SDL at all.
-PKG_MODULES := slirp $(if $(filter ui,$(features)),sdl2)
-PKG_DEBIAN  := slirp:libslirp-dev glib-2.0:libglib2.0-dev sdl2:libsdl2-dev
+# SDL2 (the window) and zlib (PNG screendumps) only with the ui feature: `make features=`
+# needs neither.
+PKG_MODULES := slirp $(if $(filter ui,$(features)),sdl2 zlib)
+PKG_DEBIAN  := slirp:libslirp-dev glib-2.0:libglib2.0-dev sdl2:libsdl2-dev zlib:zlib1g-dev
 # pkg-config is asked when a compile or link runs, never when this file is read, so that
 # `make run` and `make check` can install the packages (deps) first; the answer is kept for
 # the rest of the make run. If pkg-config fails, the build stops with one line naming the
@@ -230,7 +231,7 @@ install: smolvm build/smolvm.1
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/smolvm $(DESTDIR)$(MANDIR)/man1/smolvm.1
 
-bench: smolvm guest guest-tools
+bench: smolvm guest guest-std guest-tools
 	scripts/with-kvm.sh bench/run.sh
 
 format:

@@ -22,24 +22,27 @@ WORK = pathlib.Path(os.environ.get("BENCH_DIR", "/tmp/smolvm-bench"))
 WORK.mkdir(parents=True, exist_ok=True)
 
 
-def guest(name):
-    return vmtest.guest_dir() / name
+def guest(name, kind="cloud"):
+    """A file of a test guest: kind "cloud" (every bench's) or "std" (the display's)."""
+    return vmtest.guest_dir(kind) / name
 
 
-def initramfs(name, script, files=None):
+def initramfs(name, script, files=None, kind="cloud"):
     """The test guest's initramfs with /test.sh = script, under WORK."""
-    return vmtest.make_initramfs(WORK / f"{name}.img", script, files)
+    return vmtest.make_initramfs(WORK / f"{name}.img", script, files, kind)
 
 
-def smolvm_cmd(initrd, mem="512M", smp=1, extra=(), kernel="bzImage", append=APPEND):
-    return [SMOLVM, "-kernel", str(guest(kernel)), "-initramfs", str(initrd), "-append", append,
-            "-m", mem, "-smp", str(smp), "-no-reboot", *extra]
+def smolvm_cmd(initrd, mem="512M", smp=1, extra=(), kernel="bzImage", append=APPEND,
+               kind="cloud"):
+    return [SMOLVM, "-kernel", str(guest(kernel, kind)), "-initramfs", str(initrd),
+            "-append", append, "-m", mem, "-smp", str(smp), "-no-reboot", *extra]
 
 
-def qemu_cmd(machine, initrd, mem="512M", smp=1, extra=(), kernel="bzImage", append=APPEND):
+def qemu_cmd(machine, initrd, mem="512M", smp=1, extra=(), kernel="bzImage", append=APPEND,
+             kind="cloud", display="none"):
     return [QEMU, "-M", machine, "-enable-kvm", "-cpu", "host", "-nodefaults", "-no-user-config",
-            "-m", mem, "-smp", str(smp), "-display", "none", "-serial", "stdio",
-            "-kernel", str(guest(kernel)), "-initrd", str(initrd), "-append", append,
+            "-m", mem, "-smp", str(smp), "-display", display, "-serial", "stdio",
+            "-kernel", str(guest(kernel, kind)), "-initrd", str(initrd), "-append", append,
             "-no-reboot", *extra]
 
 

@@ -4,21 +4,23 @@
 set -eu
 
 # Build: the compiler, libslirp for user networking (its slirp.pc requires glib-2.0, whose
-# .pc file libslirp-dev does not pull in), SDL2 for the ui feature's window, clang + its
-# runtime for the fuzzers.
-build="gcc make pkg-config libslirp-dev libglib2.0-dev libsdl2-dev clang libclang-rt-14-dev binutils"
+# .pc file libslirp-dev does not pull in), SDL2 for the ui feature's window and zlib for its
+# PNG screendumps, clang + its runtime for the fuzzers.
+build="gcc make pkg-config libslirp-dev libglib2.0-dev libsdl2-dev zlib1g-dev clang libclang-rt-14-dev binutils"
 # Tests: the nested KVM machine and the reference VMM (qemu), test guests from Debian's
 # packages (apt-get download, dpkg-deb, busybox, cpio, kmod, lz4, xz, gzip, readelf from
 # binutils), the pytest suite (with per-test timeouts), disk images, networking and ACPI
 # table tools; for the window's tests an X server of their own (xvfb), xdotool to move,
-# click, type and resize, and xwd (x11-apps) to read the window's pixels.
-tests="qemu-system-x86 busybox-static cpio kmod python3 python3-pytest python3-pytest-timeout python3-pexpect
+# click, type and resize, and xwd (x11-apps) to read the window's pixels. make bench: QEMU's
+# SDL display (qemu-system-gui) to compare windows with, and the DRM headers (libdrm-dev)
+# of the guest tool fbloop.
+tests="qemu-system-x86 qemu-system-gui libdrm-dev busybox-static cpio kmod python3 python3-pytest python3-pytest-timeout python3-pexpect
 	e2fsprogs lz4 xz-utils gzip iproute2 acpica-tools apt dpkg-dev util-linux mount coreutils
 	xvfb xauth xdotool x11-apps"
 # The EFI test (tests/integration/test_nested_efi.py): Debian's OVMF, GRUB and the ISO tools
 # for its boot image, and what scripts/nested-qemu/build.sh needs to build its outer QEMU.
 tests="$tests ovmf grub-efi-amd64-bin grub-common xorriso mtools
-	meson ninja-build zlib1g-dev libpixman-1-dev libfdt-dev libcap-ng-dev patch"
+	meson ninja-build libpixman-1-dev libfdt-dev libcap-ng-dev patch"
 
 # shellcheck disable=SC2086 # word splitting of the package lists is intended
 installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $build $tests 2>/dev/null |

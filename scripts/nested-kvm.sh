@@ -21,6 +21,8 @@
 #            qemu-system-x86_64; debian13: Debian 13's QEMU 10.0 from a cached root
 #            (scripts/nested-qemu/debian13.sh). Passed in, so a test can check it.
 #   SMOLVM_NESTED_CPUS=N  the machine's CPUs (default 2)
+#   SMOLVM_NESTED_TCG_THREAD  multi (default): a host thread per CPU; single: one thread
+#            runs them in turn
 # Exit status: the command's, 124 on timeout, 125 if the machine broke, 128+N on signal N.
 #   SMOLVM_NESTED_BOOT_TIMEOUT  seconds the machine has to come up (default 180; it takes 7)
 # A broken machine ends fast: its kernel panics on a soft lockup, a hung task or an RCU stall
@@ -37,6 +39,7 @@ set -euo pipefail
 {
 mem_mb=6144
 cpus=${SMOLVM_NESTED_CPUS:-2}
+tcg_thread=${SMOLVM_NESTED_TCG_THREAD:-multi}
 # Loaded in this order inside, each after the modules it depends on.
 modules="virtio_pci 9pnet_virtio 9p kvm_amd tun veth bridge loop"
 
@@ -244,7 +247,7 @@ quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 } >"$ctl/run-me"
 
 # shellcheck disable=SC2054 # commas inside QEMU options
-args=(-accel tcg,thread=multi -cpu EPYC -smp "$cpus" -m "$mem_mb" -nodefaults -display none
+args=(-accel tcg,thread=$tcg_thread -cpu EPYC -smp "$cpus" -m "$mem_mb" -nodefaults -display none
 	-no-reboot -kernel "$cache/vmlinuz" -initrd "$cache/initrd.gz"
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
 	-virtfs "local,path=$ctl,mount_tag=ctl,security_model=none"

@@ -183,9 +183,9 @@ static const char *machine_status(void *opaque)
 	return "running"; /* the main loop, which runs the monitor, stops with the VM */
 }
 
-static int machine_screendump(void *opaque, const char *path)
+static int machine_screendump(void *opaque, const char *path, enum screendump_format fmt)
 {
-	return features_screendump(opaque, path);
+	return features_screendump(opaque, path, fmt);
 }
 
 static void machine_quit(void *opaque)

@@ -515,7 +515,8 @@ static int acpi_config_check(const struct acpi_config *cfg, uint64_t gpa, size_t
 
 /* The tables into o, the RSDP into *rsdp (inside o's buffer or not). The bytes used, or an
  * error. */
-static int acpi_build_into(struct acpi_out *o, struct acpi_rsdp *rsdp, const struct acpi_config *cfg)
+static int acpi_build_into(struct acpi_out *o, struct acpi_rsdp *rsdp,
+			   const struct acpi_config *cfg)
 {
 	struct acpi_header *xsdt, *dsdt;
 	struct acpi_fadt *fadt;
@@ -559,7 +560,8 @@ static int acpi_build_into(struct acpi_out *o, struct acpi_rsdp *rsdp, const str
 		entries[XSDT_MCFG] = acpi_gpa(o, mcfg);
 	memcpy(xsdt + 1, entries, nentries * sizeof(uint64_t));
 	for (unsigned i = 0; i < nentries; i++)
-		acpi_note_pointer(o, (uint8_t *)(xsdt + 1) + i * sizeof(uint64_t), sizeof(uint64_t));
+		acpi_note_pointer(o, (uint8_t *)(xsdt + 1) + i * sizeof(uint64_t),
+				  sizeof(uint64_t));
 
 	memset(rsdp, 0, sizeof(*rsdp));
 	memcpy(rsdp->signature, "RSD PTR ", 8);

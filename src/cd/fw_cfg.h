@@ -20,14 +20,14 @@ struct acpi_config;
 #define FW_CFG_PORT_DMA	     0x514 /* the address's high half here, the low half at +4 */
 
 /* Keys. Files take FW_CFG_FILE_FIRST onwards, in the order of their names. */
-#define FW_CFG_SIGNATURE  0x0000 /* "QEMU" */
-#define FW_CFG_ID	  0x0001 /* FW_CFG_VERSION_* bits, 32-bit little-endian */
-#define FW_CFG_RAM_SIZE	  0x0003 /* 64-bit little-endian */
-#define FW_CFG_NB_CPUS	  0x0005 /* 16-bit: the CPUs started at boot */
-#define FW_CFG_MAX_CPUS	  0x000f /* 16-bit */
-#define FW_CFG_FILE_DIR	  0x0019
-#define FW_CFG_FILE_FIRST 0x0020
-#define FW_CFG_FILE_MAX	  64 /* files we hold; QEMU's default is 32 */
+#define FW_CFG_SIGNATURE     0x0000 /* "QEMU" */
+#define FW_CFG_ID	     0x0001 /* FW_CFG_VERSION_* bits, 32-bit little-endian */
+#define FW_CFG_RAM_SIZE	     0x0003 /* 64-bit little-endian */
+#define FW_CFG_NB_CPUS	     0x0005 /* 16-bit: the CPUs started at boot */
+#define FW_CFG_MAX_CPUS	     0x000f /* 16-bit */
+#define FW_CFG_FILE_DIR	     0x0019
+#define FW_CFG_FILE_FIRST    0x0020
+#define FW_CFG_FILE_MAX	     64	    /* files we hold; QEMU's default is 32 */
 #define FW_CFG_WRITE_CHANNEL 0x4000 /* a selector bit that names no other item */
 
 #define FW_CFG_VERSION_TRADITIONAL 0x1
@@ -36,11 +36,11 @@ struct acpi_config;
 #define FW_CFG_NAME_SIZE 56 /* a file's name with its NUL */
 
 /* The DMA descriptor's control word (big-endian in guest memory, as every field there). */
-#define FW_CFG_DMA_ERROR  0x01
-#define FW_CFG_DMA_READ	  0x02
-#define FW_CFG_DMA_SKIP	  0x04
-#define FW_CFG_DMA_SELECT 0x08 /* the key in bits 31:16 */
-#define FW_CFG_DMA_WRITE  0x10 /* refused: no item is writable */
+#define FW_CFG_DMA_ERROR     0x01
+#define FW_CFG_DMA_READ	     0x02
+#define FW_CFG_DMA_SKIP	     0x04
+#define FW_CFG_DMA_SELECT    0x08		   /* the key in bits 31:16 */
+#define FW_CFG_DMA_WRITE     0x10		   /* refused: no item is writable */
 #define FW_CFG_DMA_SIGNATURE 0x51454d5520434647ULL /* "QEMU CFG", read at FW_CFG_PORT_DMA */
 
 /*

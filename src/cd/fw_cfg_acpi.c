@@ -147,8 +147,8 @@ int fw_cfg_add_acpi(struct fw_cfg *fw, const struct acpi_config *acfg)
 	if (!ret)
 		ret = fw_cfg_add_file(fw, FW_CFG_ACPI_RSDP, blob.rsdp, sizeof(blob.rsdp));
 	if (!ret)
-		ret = fw_cfg_add_file(fw, FW_CFG_ACPI_LOADER, l.buf,
-				      l.n * FW_CFG_LOADER_ENTRY_SIZE);
+		ret =
+		    fw_cfg_add_file(fw, FW_CFG_ACPI_LOADER, l.buf, l.n * FW_CFG_LOADER_ENTRY_SIZE);
 out:
 	free(l.buf);
 	free(tables);

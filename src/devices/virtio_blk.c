@@ -228,15 +228,9 @@ static void blk_config_read(struct virtio_device *vdev, unsigned off, void *buf,
 	memcpy(buf, (const uint8_t *)&blk->config + off, len);
 }
 
-static void blk_config_write(struct virtio_device *vdev, unsigned off, const void *buf,
-			     unsigned len)
-{
-	/* Nothing is writable: writeback would need VIRTIO_BLK_F_CONFIG_WCE. */
-}
-
+/* No config_write: nothing is writable (writeback would need VIRTIO_BLK_F_CONFIG_WCE). */
 static const struct virtio_device_ops blk_ops = {
     .config_read = blk_config_read,
-    .config_write = blk_config_write,
     .activate = blk_activate,
     .reset = blk_reset,
 };
@@ -351,10 +345,7 @@ void virtio_blk_free(struct virtio_blk *blk)
 {
 	if (blk->queue)
 		blk_workers_stop(blk);
-	for (unsigned i = 0; blk->vdev.queue && i < blk->vdev.nqueues; i++)
-		if (blk->vdev.queue[i].kick_fd > 0)
-			close(blk->vdev.queue[i].kick_fd);
-	free(blk->vdev.queue);
+	virtio_device_release(&blk->vdev);
 	for (unsigned i = 0; blk->queue && i < blk->nqueues; i++) {
 		pthread_mutex_destroy(&blk->queue[i].lock);
 		free(blk->queue[i].worker);

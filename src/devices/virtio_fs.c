@@ -261,14 +261,9 @@ static void fs_config_read(struct virtio_device *vdev, unsigned off, void *buf, 
 	memcpy(buf, (const uint8_t *)&fs->config + off, len);
 }
 
-static void fs_config_write(struct virtio_device *vdev, unsigned off, const void *buf, unsigned len)
-{
-	/* Every field is read-only for the driver. */
-}
-
+/* No config_write: every field is read-only for the driver. */
 static const struct virtio_device_ops fs_ops = {
     .config_read = fs_config_read,
-    .config_write = fs_config_write,
     .activate = fs_activate,
     .reset = fs_reset,
 };
@@ -340,10 +335,7 @@ void virtio_fs_free(struct virtio_device *vdev)
 			close(fs->rq[i].stop_fd);
 		pthread_mutex_destroy(&fs->rq[i].lock);
 	}
-	for (unsigned i = 0; vdev->queue && i < vdev->nqueues; i++)
-		if (vdev->queue[i].kick_fd > 0)
-			close(vdev->queue[i].kick_fd);
-	free(vdev->queue);
+	virtio_device_release(vdev);
 	fuse_server_free(fs->server);
 	free(fs);
 }

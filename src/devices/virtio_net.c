@@ -316,10 +316,7 @@ void virtio_net_free(struct virtio_device *vdev)
 
 	virtio_net_reset(vdev);
 	n->be->ops->destroy(n->be);
-	for (unsigned i = 0; vdev->queue && i < vdev->nqueues; i++)
-		if (vdev->queue[i].kick_fd > 0) /* 0: never opened (calloc) */
-			close(vdev->queue[i].kick_fd);
-	free(vdev->queue);
+	virtio_device_release(vdev);
 	if (n->stop_fd >= 0)
 		close(n->stop_fd);
 	net_rx_free(&n->rx);

@@ -69,18 +69,8 @@ static void rng_reset(struct virtio_device *vdev)
 	virtio_worker_stop(&rng->worker);
 }
 
-static void rng_config_read(struct virtio_device *vdev, unsigned off, void *buf, unsigned len)
-{
-}
-
-static void rng_config_write(struct virtio_device *vdev, unsigned off, const void *buf,
-			     unsigned len)
-{
-}
-
+/* No configuration space (config_size 0): no config_read or config_write. */
 static const struct virtio_device_ops rng_ops = {
-	.config_read = rng_config_read,
-	.config_write = rng_config_write,
 	.activate = rng_activate,
 	.reset = rng_reset,
 };

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* How much of a bad line an error message quotes. */
 #define MONITOR_QUOTE_MAX 48
@@ -45,22 +46,36 @@ static void cmd_quit(const struct monitor_target *t, const char *args, char *rep
 	reply_printf(reply, size, "ok");
 }
 
-/* screendump FILE: a P6 PPM of what the guest shows (the ui feature's display). */
+/* Whether name ends in ext (".png"), in any case, after at least one other byte. */
+static bool has_extension(const char *name, const char *ext)
+{
+	size_t len = strlen(name), n = strlen(ext);
+
+	return len > n && strcasecmp(name + len - n, ext) == 0;
+}
+
+/* screendump FILE: what the guest shows (the ui feature's display), as a PNG or a binary
+ * PPM (P6) by the file's extension, as the issue's users name their files. */
 static void cmd_screendump(const struct monitor_target *t, const char *args, char *reply,
 			   size_t size)
 {
-	size_t len = strlen(args);
+	enum screendump_format fmt;
 	int ret;
 
-	if (len == 0) {
+	if (args[0] == '\0') {
 		reply_printf(reply, size, "error: screendump needs a file name");
 		return;
 	}
-	if (len < 4 || strcmp(args + len - 4, ".ppm") != 0) {
-		reply_printf(reply, size, "error: screendump writes PPM: name the file *.ppm");
+	if (has_extension(args, ".png")) {
+		fmt = SCREENDUMP_PNG;
+	} else if (has_extension(args, ".ppm")) {
+		fmt = SCREENDUMP_PPM;
+	} else {
+		reply_printf(reply, size,
+			     "error: screendump writes PNG or PPM: name the file *.png or *.ppm");
 		return;
 	}
-	ret = t->screendump(t->opaque, args);
+	ret = t->screendump(t->opaque, args, fmt);
 	if (ret == -ENOTSUP)
 		reply_printf(reply, size, "error: no display (run with -display none or sdl)");
 	else if (ret == -ENODATA)
@@ -77,7 +92,7 @@ static const struct monitor_command monitor_commands[] = {
 	{"system_powerdown", false, cmd_system_powerdown}, /* press the guest's power button */
 	{"info status", false, cmd_info_status},           /* the VM's state: "running" */
 	{"quit", false, cmd_quit},                         /* stop the VM; smolvm exits 0 */
-	{"screendump", true, cmd_screendump},              /* screendump FILE.ppm */
+	{"screendump", true, cmd_screendump},              /* screendump FILE.png|FILE.ppm */
 	{"help", false, cmd_help},                         /* the command names */
 };
 

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "vmm/features.h"
+
 #define MONITOR_LINE_MAX  1024 /* bytes of one command line, without its newline */
 #define MONITOR_REPLY_MAX 256  /* bytes of one reply, with its NUL and without its newline */
 
@@ -19,8 +21,8 @@ struct monitor_target {
 	void (*press_power_button)(void *opaque);
 	const char *(*status)(void *opaque); /* one word, e.g. "running" */
 	void (*quit)(void *opaque);
-	/* Writes the guest's screen to path (PPM); 0 or -errno (-ENOTSUP: no display). */
-	int (*screendump)(void *opaque, const char *path);
+	/* Writes the guest's screen to path as fmt; 0 or -errno (-ENOTSUP: no display). */
+	int (*screendump)(void *opaque, const char *path, enum screendump_format fmt);
 	void *opaque;
 };
 

@@ -50,8 +50,10 @@ void gpu_framebuffer_set_cursor(struct gpu_framebuffer *fb, const struct gpu_res
 void gpu_framebuffer_move_cursor(struct gpu_framebuffer *fb, uint32_t x, uint32_t y);
 
 /* The readers' side. */
-/* The pixels as a binary PPM (P6) at path. 0, -ENODATA when nothing is shown, or -errno. */
-int gpu_framebuffer_write_ppm(struct gpu_framebuffer *fb, const char *path);
+/* A copy of the pixels as red, green, blue bytes (rows of *width pixels) in *rgb, which the
+ * caller frees. 0, -ENODATA when nothing is shown, or -ENOMEM. */
+int gpu_framebuffer_copy_rgb(struct gpu_framebuffer *fb, uint32_t *width, uint32_t *height,
+			     uint8_t **rgb);
 
 /* One pixel of a 32-bit format as 0x00RRGGBB, and its alpha (255 for the X formats). */
 uint32_t gpu_pixel_rgb(uint32_t format, uint32_t raw);

@@ -322,6 +322,14 @@ static int window_create(struct sdl_window *w)
 	SDL_SetHint(SDL_HINT_VIDEODRIVER, !getenv("DISPLAY")	       ? "wayland"
 					  : getenv("WAYLAND_DISPLAY") ? "x11,wayland"
 								       : "x11");
+	/* A 2D picture needs no OpenGL: SDL's software renderer drawing into the window's
+	 * own framebuffer (MIT-SHM on X11). Otherwise SDL loads an OpenGL driver, even only to
+	 * ask whether it is accelerated: under Mesa that alone is some 80 MiB resident
+	 * (libLLVM), and llvmpipe presents slower than SHM (make bench's display rows).
+	 * Default priority: SDL_RENDER_DRIVER and SDL_FRAMEBUFFER_ACCELERATION in the
+	 * environment still choose otherwise. */
+	SDL_SetHintWithPriority(SDL_HINT_RENDER_DRIVER, "software", SDL_HINT_DEFAULT);
+	SDL_SetHintWithPriority(SDL_HINT_FRAMEBUFFER_ACCELERATION, "0", SDL_HINT_DEFAULT);
 	if (SDL_Init(SDL_INIT_VIDEO) != 0) {
 		window_failed(w, "no display reachable", SDL_GetError());
 		return -1;

@@ -94,9 +94,9 @@ static int ui_add_devices(struct vm *vm)
 	return 0;
 }
 
-static int ui_screendump(struct vm *vm, const char *path)
+static int ui_screendump(struct vm *vm, const char *path, enum screendump_format fmt)
 {
-	return ui_gpu ? virtio_gpu_screendump(ui_gpu, path) : -ENODATA;
+	return ui_gpu ? virtio_gpu_screendump(ui_gpu, path, fmt) : -ENODATA;
 }
 
 const struct feature ui_feature = {

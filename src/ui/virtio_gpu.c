@@ -13,9 +13,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "ui/gpu_commands.h"
+#include "ui/screendump.h"
 #include "ui/virtio_gpu_proto.h"
 #include "virtio/virtio.h"
 #include "virtio/virtio_worker.h"
@@ -155,10 +155,7 @@ void virtio_gpu_free(struct virtio_gpu *gpu)
 	gpu_state_destroy(&gpu->state);
 	gpu_framebuffer_destroy(&gpu->fb);
 	pthread_mutex_destroy(&gpu->config_lock);
-	for (unsigned i = 0; gpu->vdev.queue && i < gpu->vdev.nqueues; i++)
-		if (gpu->vdev.queue[i].kick_fd > 0)
-			close(gpu->vdev.queue[i].kick_fd);
-	free(gpu->vdev.queue);
+	virtio_device_release(&gpu->vdev);
 	free(gpu);
 }
 
@@ -169,6 +166,8 @@ struct virtio_gpu *virtio_gpu_create(struct vm *vm)
 
 	if (err) {
 		log_error("cannot create the virtio-gpu device: %s", strerror(-err));
+		if (gpu)
+			virtio_gpu_free(gpu);
 		return NULL;
 	}
 	return gpu;
@@ -188,9 +187,18 @@ int virtio_gpu_set_preferred_size(struct virtio_gpu *gpu, uint32_t width, uint32
 	return 0;
 }
 
-int virtio_gpu_screendump(struct virtio_gpu *gpu, const char *path)
+int virtio_gpu_screendump(struct virtio_gpu *gpu, const char *path, enum screendump_format fmt)
 {
-	return gpu_framebuffer_write_ppm(&gpu->fb, path);
+	uint32_t width, height;
+	uint8_t *rgb;
+	int err = gpu_framebuffer_copy_rgb(&gpu->fb, &width, &height, &rgb);
+
+	if (err)
+		return err;
+	/* Written without the framebuffer's lock: a slow disk never holds up the worker. */
+	err = screendump_write(path, fmt, width, height, rgb);
+	free(rgb);
+	return err;
 }
 
 void virtio_gpu_frame_lock(struct virtio_gpu *gpu, struct virtio_gpu_frame *frame)

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmm/features.h"
+
 struct vm;
 struct virtio_device;
 struct virtio_gpu;
@@ -28,9 +30,9 @@ void virtio_gpu_free(struct virtio_gpu *gpu);
  * driver is told with VIRTIO_GPU_EVENT_DISPLAY and a configuration interrupt. 0, or -EINVAL for a size outside 1..GPU_MAX_DIMENSION. */
 int virtio_gpu_set_preferred_size(struct virtio_gpu *gpu, uint32_t width, uint32_t height);
 
-/* The scanout as a binary PPM (P6) at path: 0, -ENODATA while the guest shows nothing,
- * or -errno. */
-int virtio_gpu_screendump(struct virtio_gpu *gpu, const char *path);
+/* The scanout as a binary PPM (P6) or a PNG at path: 0, -ENODATA while the guest shows
+ * nothing, or -errno. */
+int virtio_gpu_screendump(struct virtio_gpu *gpu, const char *path, enum screendump_format fmt);
 
 /* A reader's view of the scanout, valid between virtio_gpu_frame_lock and _unlock (which
  * hold up the worker's next update: copy, then unlock). */

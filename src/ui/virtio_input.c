@@ -349,10 +349,7 @@ void virtio_input_free(struct virtio_input *in)
 	virtio_worker_stop(&in->worker);
 	pthread_mutex_destroy(&in->pending_lock);
 	pthread_mutex_destroy(&in->config_lock);
-	for (unsigned i = 0; in->vdev.queue && i < in->vdev.nqueues; i++)
-		if (in->vdev.queue[i].kick_fd > 0)
-			close(in->vdev.queue[i].kick_fd);
-	free(in->vdev.queue);
+	virtio_device_release(&in->vdev);
 	if (in->wake_fd >= 0)
 		close(in->wake_fd);
 	free(in);

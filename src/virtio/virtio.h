@@ -43,7 +43,8 @@ struct virtio_pci;
 struct virtio_device;
 
 struct virtio_device_ops {
-	/* Device configuration space; the transport has checked offset + len <= config_size. */
+	/* Device configuration space; the transport has checked offset + len <= config_size.
+	 * Both are called only when config_size > 0; config_write NULL: nothing is writable. */
 	void (*config_read)(struct virtio_device *vdev, unsigned offset, void *buf, unsigned len);
 	void (*config_write)(struct virtio_device *vdev, unsigned offset, const void *buf,
 			     unsigned len);
@@ -80,8 +81,12 @@ struct virtio_device {
 
 #define VIRTIO_BROKEN_REPORTS 10
 
-/* Prepare vdev's queues (each with max_size entries), then make it a PCI function. */
+/* Prepare vdev's queues (each with max_size entries), then make it a PCI function. On
+ * failure init has released what it made. */
 int virtio_device_init(struct virtio_device *vdev, unsigned nqueues, uint16_t max_size);
+/* Undo virtio_device_init: close the kick eventfds, free the queues. For a device freed
+ * without a transport (unit tests, a failed setup); harmless after a failed init. */
+void virtio_device_release(struct virtio_device *vdev);
 int virtio_pci_add(struct vm *vm, struct virtio_device *vdev);
 
 static inline bool virtio_has_feature(const struct virtio_device *vdev, unsigned bit)

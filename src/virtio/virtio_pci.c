@@ -97,11 +97,28 @@ int virtio_device_init(struct virtio_device *vdev, unsigned nqueues, uint16_t ma
 		vdev->queue[i].max_size = max_size;
 		vdev->queue[i].vq.size = max_size;
 		vdev->queue[i].msix_vector = VIRTIO_NO_VECTOR;
+		vdev->queue[i].kick_fd = -1;
+	}
+	for (unsigned i = 0; i < nqueues; i++) {
 		vdev->queue[i].kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (vdev->queue[i].kick_fd < 0)
-			return -errno;
+		if (vdev->queue[i].kick_fd < 0) {
+			int err = -errno;
+
+			virtio_device_release(vdev);
+			return err;
+		}
 	}
 	return 0;
+}
+
+void virtio_device_release(struct virtio_device *vdev)
+{
+	for (unsigned i = 0; vdev->queue && i < vdev->nqueues; i++)
+		if (vdev->queue[i].kick_fd >= 0)
+			close(vdev->queue[i].kick_fd);
+	free(vdev->queue);
+	vdev->queue = NULL;
+	vdev->nqueues = 0;
 }
 
 static void virtio_pci_msix_notify(struct virtio_pci *vp, uint16_t vector)
@@ -445,7 +462,8 @@ static void virtio_pci_bar_write(void *opaque, uint64_t off, unsigned size, uint
 		virtio_pci_common_write(vp, off, size, value);
 		pthread_mutex_unlock(&vp->lock);
 	} else if (off >= BAR_DEVICE && off - BAR_DEVICE + size <= vdev->config_size) {
-		vdev->ops->config_write(vdev, off - BAR_DEVICE, &value, size);
+		if (vdev->ops->config_write)
+			vdev->ops->config_write(vdev, off - BAR_DEVICE, &value, size);
 	} else if (off >= BAR_NOTIFY && off < BAR_NOTIFY + vdev->nqueues * NOTIFY_MULT) {
 		/* Reaches us only when the access missed the ioeventfd (odd size). */
 		eventfd_write(vdev->queue[(off - BAR_NOTIFY) / NOTIFY_MULT].kick_fd, 1);

@@ -64,11 +64,11 @@ int features_add_devices(struct vm *vm)
 	return 0;
 }
 
-int features_screendump(struct vm *vm, const char *path)
+int features_screendump(struct vm *vm, const char *path, enum screendump_format fmt)
 {
 	for (unsigned i = 0; features_built_in[i]; i++)
 		if (features_built_in[i]->screendump)
-			return features_built_in[i]->screendump(vm, path);
+			return features_built_in[i]->screendump(vm, path, fmt);
 	return -ENOTSUP;
 }
 

@@ -12,6 +12,9 @@
 struct vm;
 struct vm_config;
 
+/* The file formats of a screendump (the monitor picks one by the file's extension). */
+enum screendump_format { SCREENDUMP_PPM, SCREENDUMP_PNG };
+
 struct feature {
 	const char *name;
 	/* The -display kinds it can show (space-separated), or NULL. */
@@ -19,8 +22,8 @@ struct feature {
 	/* Create the devices the finished configuration asks of this feature. 0, or -1 after
 	 * one line naming the problem (the user's to fix: exit status 2). */
 	int (*add_devices)(struct vm *vm);
-	/* Write the guest's display to path (PPM). 0 or -errno; NULL: the feature has none. */
-	int (*screendump)(struct vm *vm, const char *path);
+	/* Write the guest's display to path as fmt. 0 or -errno; NULL: the feature has none. */
+	int (*screendump)(struct vm *vm, const char *path, enum screendump_format fmt);
 
 	/* The firmware machine (cfg->firmware: no -kernel), for the feature that has one; NULL
 	 * for the others. main.c calls them in this order:
@@ -44,7 +47,7 @@ bool features_have_display(const char *kind);
 /* Every built-in feature's add_devices in turn; 0, or -1 at the first that failed. */
 int features_add_devices(struct vm *vm);
 /* The first built-in screendump; -ENOTSUP when no feature has a display. */
-int features_screendump(struct vm *vm, const char *path);
+int features_screendump(struct vm *vm, const char *path, enum screendump_format fmt);
 /* The firmware machine's steps (see struct feature), from the feature that has them;
  * -1 after one line when none is built in (options refuse that case first). */
 int features_firmware_check(const struct vm_config *cfg);

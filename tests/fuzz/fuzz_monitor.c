@@ -38,7 +38,7 @@ static void fuzz_quit(void *opaque)
 }
 
 /* Counts the call; never writes a file (the fuzzer names any path). */
-static int fuzz_screendump(void *opaque, const char *path)
+static int fuzz_screendump(void *opaque, const char *path, enum screendump_format fmt)
 {
 	hook_calls++;
 	return path[0] == 'n' ? -ENODATA : 0;

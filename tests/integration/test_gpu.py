@@ -6,12 +6,14 @@ its preferred mode, and its fbdev emulation makes /dev/fb0 of that size. That th
 serves the guest's drawing is seen through the driver's own trace events (virtio_gpu_cmd_queue
 and virtio_gpu_cmd_response in tracefs): each TRANSFER_TO_HOST_2D and RESOURCE_FLUSH the
 drawing causes is answered OK_NODATA. The pixels reach the host: the monitor's `screendump`
-shows each colour the guest drew at its place.
+shows each colour the guest drew at its place, as PPM and as PNG (the same pixels).
 """
 
 import re
 import socket
+import struct
 import time
+import zlib
 
 import pytest
 
@@ -122,6 +124,52 @@ def read_ppm(path):
     return width, height, pixel
 
 
+def read_png(path):
+    """A PNG as screendump writes it (8-bit RGB, no interlace; any of the five row
+    filters): (width, height, RGB bytes of all rows). Checks every chunk's CRC."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", data[:8]
+    pos, idat, ihdr = 8, b"", None
+    while True:
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        body = data[pos + 8:pos + 8 + length]
+        (crc,) = struct.unpack_from(">I", data, pos + 8 + length)
+        assert crc == zlib.crc32(kind + body), f"bad CRC in {kind}"
+        pos += 12 + length
+        if kind == b"IHDR":
+            ihdr = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        elif kind == b"IEND":
+            break
+    assert pos == len(data)
+    width, height, depth, colour, _, _, interlace = ihdr
+    assert (depth, colour, interlace) == (8, 2, 0), ihdr
+    raw, stride = zlib.decompress(idat), width * 3
+    assert len(raw) == height * (stride + 1)
+    rows, prev = [], bytearray(stride)
+    for y in range(height):
+        kind, row = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride if kind else 0):
+            a = row[i - 3] if i >= 3 else 0
+            b, c = prev[i], prev[i - 3] if i >= 3 else 0
+            if kind == 1:
+                row[i] = (row[i] + a) & 0xff
+            elif kind == 2:
+                row[i] = (row[i] + b) & 0xff
+            elif kind == 3:
+                row[i] = (row[i] + (a + b) // 2) & 0xff
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                row[i] = (row[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xff
+            else:
+                assert kind == 0, f"row {y}: filter {kind}"
+        rows.append(bytes(row))
+        prev = row
+    return width, height, b"".join(rows)
+
+
 def test_screendump_shows_what_the_guest_drew(std_guest, tmp_path):
     sock = tmp_path / "monitor.sock"
     vm = std_guest.start("/fbpattern && echo DRAWN\nsleep 120\n",
@@ -145,6 +193,15 @@ def test_screendump_shows_what_the_guest_drew(std_guest, tmp_path):
     assert answer == "ok", f"screendump answered {answer!r}\n{vm.log}"
     assert (width, height) == (800, 600)
     assert seen == PATTERN, f"screendump pixels {seen}, drawn {PATTERN}"
-    assert monitor_command(sock, "screendump x.png").startswith("error: screendump writes PPM")
+    # The same picture as PNG (by the extension): every pixel as in the PPM.
+    png = tmp_path / "screen.png"
+    assert monitor_command(sock, f"screendump {png}") == "ok"
+    assert monitor_command(sock, f"screendump {dump}") == "ok"  # the same moment, again
+    pw, ph, png_rgb = read_png(png)
+    assert (pw, ph) == (800, 600)
+    ppm_rgb = dump.read_bytes()[-800 * 600 * 3:]  # a P6's pixels end the file
+    assert png_rgb == ppm_rgb, "the PNG's pixels are not the PPM's"
+    assert png.stat().st_size < dump.stat().st_size // 10, "the PNG is hardly compressed"
+    assert monitor_command(sock, "screendump x.jpg").startswith("error: screendump writes PNG or PPM")
     assert monitor_command(sock, "quit") == "ok"
     assert vm.wait(timeout=30) == 0, vm.log

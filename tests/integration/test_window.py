@@ -4,7 +4,8 @@ the window reaches the guest's tablet at the matching absolute position, a typed
 its keyboard, the connector has smolvm's EDID, a resized window becomes the guest's preferred
 mode without the guest asking for a probe, and closing the window
 presses the guest's power button: its acpid powers it off and smolvm exits 0. One boot does all of it, in that order (the nested
-machine makes each boot dear).
+machine makes each boot dear). With the window as the guest's console, the terminal keeps its
+mode and Ctrl-C typed there stops the VM (a second boot).
 """
 
 import ctypes
@@ -12,6 +13,7 @@ import os
 import re
 import struct
 import subprocess
+import termios
 import time
 
 import pexpect
@@ -213,3 +215,19 @@ sleep 600
     close_window(wid)
     vm.expect("guest-acpi: power button pressed, powering off")
     assert vm.wait(timeout=30) == 0, vm.log
+
+
+def test_ctrl_c_stops_the_vm_when_the_window_is_the_console(std_guest, xvfb):
+    # The last console= is tty0: the window is the guest's console (and /dev/console), so
+    # the marker goes to ttyS0, which smolvm still prints.
+    vm = std_guest.console("echo 'WINDOW-CONSOLE-''UP' >/dev/ttyS0; sleep 600",
+                           extra=["-display", "sdl"], mem="512M", append="console=tty0")
+    window_id()
+    vm.expect("WINDOW-CONSOLE-UP")
+    # The terminal as pexpect set it up, not raw: the tty echoes, edits lines and turns
+    # Ctrl-C into SIGINT. (On a pty's master, tcgetattr reads the terminal's side.)
+    lflag = termios.tcgetattr(vm.p.child_fd)[3]
+    for name in ("ECHO", "ICANON", "ISIG"):
+        assert lflag & getattr(termios, name), f"{name} is off: smolvm made the terminal raw"
+    vm.send("\x03")
+    assert vm.wait(timeout=10) == 130, vm.log

@@ -51,6 +51,11 @@ static inline void fake_driver_init(struct fake_driver *d, uint64_t ram_size)
 	d->data_next = 1 << 20;
 }
 
+static inline void fake_driver_destroy(struct fake_driver *d)
+{
+	munmap(d->ram, d->ram_size);
+}
+
 static inline void *fake_ptr(struct fake_driver *d, uint64_t gpa)
 {
 	return d->ram + gpa;
@@ -63,6 +68,15 @@ static inline uint64_t fake_alloc(struct fake_driver *d, uint64_t len)
 	d->data_next = (d->data_next + len + 4095) & ~4095ULL;
 	if (d->data_next > d->ram_size)
 		abort();
+	return gpa;
+}
+
+/* A copy of len bytes of data in guest RAM; returns its guest address. */
+static inline uint64_t fake_put(struct fake_driver *d, const void *data, uint64_t len)
+{
+	uint64_t gpa = fake_alloc(d, len ? len : 1);
+
+	memcpy(fake_ptr(d, gpa), data, len);
 	return gpa;
 }
 
@@ -100,6 +114,33 @@ static inline int fake_activate(struct fake_driver *d, struct virtio_device *vde
 	vdev->status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
 		       VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
 	return vdev->ops->activate ? vdev->ops->activate(vdev) : 0;
+}
+
+/* The driver's way to DRIVER_OK: queues 0 to nqueues - 1 laid out with qsize entries
+ * each, then fake_activate. 0, or -1 if the device refused. */
+static inline int fake_start(struct fake_driver *d, struct virtio_device *vdev, unsigned nqueues,
+			     uint16_t qsize, uint64_t features)
+{
+	for (unsigned i = 0; i < nqueues; i++)
+		fake_queue_setup(d, vdev, i, qsize);
+	return fake_activate(d, vdev, features);
+}
+
+/* A device reset as the transport does it (virtio_pci.c): the device's reset, then every
+ * queue forgotten on both sides (the driver's rings cleared, data buffers kept). Then
+ * fake_start begins anew. */
+static inline void fake_reset(struct fake_driver *d, struct virtio_device *vdev)
+{
+	vdev->ops->reset(vdev);
+	vdev->status = 0;
+	vdev->acked = 0;
+	for (unsigned i = 0; i < vdev->nqueues; i++) {
+		virtq_reset(&vdev->queue[i].vq);
+		vdev->queue[i].enabled = 0;
+		eventfd_read(vdev->queue[i].kick_fd, &(eventfd_t){0});
+	}
+	memset(d->q, 0, sizeof(d->q));
+	memset(d->ram, 0, 1 << 20);
 }
 
 /* Put a chain of n buffers on queue qi and publish it; returns the head descriptor. */
@@ -155,3 +196,17 @@ static inline int fake_wait_used(struct fake_driver *d, unsigned qi, uint32_t *i
 }
 
 #endif
+/* Submit a chain of n buffers on queue qi, kick, and wait up to timeout_ms for it: its used
+ * length, -1 on timeout, -2 if another chain came back first. */
+static inline long fake_submit(struct fake_driver *d, struct virtio_device *vdev, unsigned qi,
+			       const struct fake_buf *b, unsigned n, int timeout_ms)
+{
+	uint16_t head = fake_queue_add(d, qi, b, n);
+	uint32_t id, len;
+
+	fake_kick(vdev, qi);
+	if (fake_wait_used(d, qi, &id, &len, timeout_ms) != 0)
+		return -1;
+	return id == head ? (long)len : -2;
+}
+

@@ -203,15 +203,13 @@ static void tdev_open(struct tdev *t, uint64_t features)
 		abort();
 	t->vdev = virtio_gpu_vdev(t->gpu);
 	fake_driver_init(&t->d, RAM_SIZE);
-	fake_queue_setup(&t->d, t->vdev, 0, 16);
-	fake_queue_setup(&t->d, t->vdev, 1, 16);
-	CHECK_EQ(fake_activate(&t->d, t->vdev, features), 0);
+	CHECK_EQ(fake_start(&t->d, t->vdev, 2, 16, features), 0);
 }
 
 static void tdev_close(struct tdev *t)
 {
 	virtio_gpu_free(t->gpu);
-	munmap(t->d.ram, t->d.ram_size);
+	fake_driver_destroy(&t->d);
 }
 
 static long command(struct tdev *t, const void *req, uint32_t req_len, void *resp,

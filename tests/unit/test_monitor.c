@@ -12,6 +12,7 @@
 static struct {
 	unsigned presses, quits, statuses, dumps;
 	int dump_result;
+	enum screendump_format dump_format;
 	char dump_path[MONITOR_LINE_MAX + 1];
 } fake;
 
@@ -31,9 +32,10 @@ static void fake_quit(void *opaque)
 	fake.quits++;
 }
 
-static int fake_screendump(void *opaque, const char *path)
+static int fake_screendump(void *opaque, const char *path, enum screendump_format fmt)
 {
 	fake.dumps++;
+	fake.dump_format = fmt;
 	snprintf(fake.dump_path, sizeof(fake.dump_path), "%s", path);
 	return fake.dump_result;
 }
@@ -120,17 +122,28 @@ static void test_screendump(void)
 	CHECK_STR(run("screendump  /tmp/a b.ppm "), "ok");
 	CHECK_EQ(fake.dumps, 1);
 	CHECK_STR(fake.dump_path, "/tmp/a b.ppm"); /* trimmed, inner blanks kept */
+	CHECK_EQ(fake.dump_format, SCREENDUMP_PPM);
 	CHECK_STR(run("screendump"), "error: screendump needs a file name");
-	CHECK(starts_with(run("screendump x.png"), "error: screendump writes PPM"));
-	CHECK(starts_with(run("screendump .pp"), "error: screendump writes PPM"));
-	CHECK_EQ(fake.dumps, 1);
+	/* The format by the extension, in any case. */
+	CHECK_STR(run("screendump x.png"), "ok");
+	CHECK_EQ(fake.dump_format, SCREENDUMP_PNG);
+	CHECK_STR(run("screendump X.PPM"), "ok");
+	CHECK_EQ(fake.dump_format, SCREENDUMP_PPM);
+	CHECK_STR(run("screendump shot.Png"), "ok");
+	CHECK_EQ(fake.dump_format, SCREENDUMP_PNG);
+	CHECK_EQ(fake.dumps, 4);
+	CHECK(starts_with(run("screendump x.jpg"), "error: screendump writes PNG or PPM"));
+	CHECK(starts_with(run("screendump .pp"), "error: screendump writes PNG or PPM"));
+	CHECK(starts_with(run("screendump .png"), "error: screendump writes PNG or PPM"));
+	CHECK(starts_with(run("screendump png"), "error: screendump writes PNG or PPM"));
+	CHECK_EQ(fake.dumps, 4);
 	fake.dump_result = -ENOTSUP;
 	CHECK(starts_with(run("screendump x.ppm"), "error: no display"));
 	fake.dump_result = -ENODATA;
-	CHECK(starts_with(run("screendump x.ppm"), "error: the guest shows nothing yet"));
+	CHECK(starts_with(run("screendump x.png"), "error: the guest shows nothing yet"));
 	fake.dump_result = -EACCES;
 	CHECK(starts_with(run("screendump x.ppm"), "error: screendump: Permission denied"));
-	CHECK_EQ(fake.dumps, 4);
+	CHECK_EQ(fake.dumps, 7);
 }
 
 static bool reply_is_one_clean_line(const char *r)

@@ -119,7 +119,7 @@ static void dev_start(uint64_t features, bool threaded)
 static void dev_stop(void)
 {
 	virtio_net_free(dev);
-	munmap(drv.ram, drv.ram_size);
+	fake_driver_destroy(&drv);
 }
 
 static struct virtio_net_stats stats(void)
@@ -132,10 +132,7 @@ static struct virtio_net_stats stats(void)
 
 static uint64_t put(const void *data, size_t len)
 {
-	uint64_t gpa = fake_alloc(&drv, len ? len : 1);
-
-	memcpy(fake_ptr(&drv, gpa), data, len);
-	return gpa;
+	return fake_put(&drv, data, len);
 }
 
 static void pattern(uint8_t *p, size_t len, unsigned seed)

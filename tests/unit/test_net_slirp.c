@@ -50,15 +50,13 @@ static void dev_start(const struct net_config *cfg)
 	fake_driver_init(&drv, RAM_SIZE);
 	if (!be || !(dev = virtio_net_new(cfg, be)))
 		abort();
-	fake_queue_setup(&drv, dev, RXQ, QSIZE);
-	fake_queue_setup(&drv, dev, TXQ, QSIZE);
-	CHECK_EQ(fake_activate(&drv, dev, FEATURES), 0);
+	CHECK_EQ(fake_start(&drv, dev, 2, QSIZE, FEATURES), 0); /* rx, tx */
 }
 
 static void dev_stop(void)
 {
 	virtio_net_free(dev);
-	munmap(drv.ram, drv.ram_size);
+	fake_driver_destroy(&drv);
 }
 
 static void rx_post(unsigned n, uint32_t size)

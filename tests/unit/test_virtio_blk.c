@@ -77,9 +77,7 @@ static int tdev_open_ex(struct tdev *t, const char *path, bool ro, enum drive_ca
 		return err;
 	t->vdev = virtio_blk_vdev(t->blk);
 	fake_driver_init(&t->d, RAM_SIZE);
-	for (unsigned q = 0; q < nqueues; q++)
-		fake_queue_setup(&t->d, t->vdev, q, QSIZE);
-	CHECK_EQ(fake_activate(&t->d, t->vdev, features), 0);
+	CHECK_EQ(fake_start(&t->d, t->vdev, nqueues, QSIZE, features), 0);
 	return 0;
 }
 
@@ -102,14 +100,12 @@ static int tdev_open(struct tdev *t, const char *path, bool ro, enum drive_cache
 static void tdev_close(struct tdev *t)
 {
 	virtio_blk_free(t->blk);
-	munmap(t->d.ram, t->d.ram_size);
+	fake_driver_destroy(&t->d);
 }
 
 static uint64_t put(struct tdev *t, const void *data, uint32_t len)
 {
-	uint64_t gpa = fake_alloc(&t->d, len ? len : 1);
-	memcpy(fake_ptr(&t->d, gpa), data, len);
-	return gpa;
+	return fake_put(&t->d, data, len);
 }
 
 static uint64_t put_hdr(struct tdev *t, uint32_t type, uint64_t sector)
@@ -129,22 +125,10 @@ static uint8_t status_at(struct tdev *t, uint64_t gpa)
 	return *(uint8_t *)fake_ptr(&t->d, gpa);
 }
 
-/* Submit one chain on queue qi, kick, wait for it; the used length, or -1 on timeout. */
-static long submit_on(struct tdev *t, unsigned qi, const struct fake_buf *b, unsigned n)
-{
-	uint16_t head = fake_queue_add(&t->d, qi, b, n);
-	uint32_t id, len;
-
-	fake_kick(t->vdev, qi);
-	if (fake_wait_used(&t->d, qi, &id, &len, WAIT_MS) != 0)
-		return -1;
-	CHECK_EQ(id, head);
-	return len;
-}
-
+/* Submit one chain on queue 0, kick, wait for it; the used length, or < 0 (fake_submit). */
 static long submit(struct tdev *t, const struct fake_buf *b, unsigned n)
 {
-	return submit_on(t, 0, b, n);
+	return fake_submit(&t->d, t->vdev, 0, b, n, WAIT_MS);
 }
 
 /* The usual three-part request: header, data (if len), status. Returns the status byte
@@ -713,7 +697,7 @@ static void test_multiqueue(void)
 		st = put_status(&t);
 		struct fake_buf b[] = {
 		    {put_hdr(&t, VIRTIO_BLK_T_IN, qi), 16, 0}, {g, 512, 1}, {st, 1, 1}};
-		CHECK_EQ(submit_on(&t, qi, b, 3), 513);
+		CHECK_EQ(fake_submit(&t.d, t.vdev, qi, b, 3, WAIT_MS), 513);
 		CHECK_EQ(status_at(&t, st), VIRTIO_BLK_S_OK);
 		CHECK_EQ(*(uint8_t *)fake_ptr(&t.d, g), pattern_byte(qi * 512));
 	}

@@ -38,35 +38,13 @@ static void tdev_open(struct tdev *t, const struct gpu_limits *limits)
 		abort();
 	t->vdev = virtio_gpu_vdev(t->gpu);
 	fake_driver_init(&t->d, RAM_SIZE);
-	fake_queue_setup(&t->d, t->vdev, CONTROLQ, QSIZE);
-	fake_queue_setup(&t->d, t->vdev, CURSORQ, QSIZE);
-	CHECK_EQ(fake_activate(&t->d, t->vdev, 0), 0);
+	CHECK_EQ(fake_start(&t->d, t->vdev, 2, QSIZE, 0), 0);
 }
 
 static void tdev_close(struct tdev *t)
 {
 	virtio_gpu_free(t->gpu);
-	munmap(t->d.ram, t->d.ram_size);
-}
-
-static uint64_t put(struct tdev *t, const void *data, uint32_t len)
-{
-	uint64_t gpa = fake_alloc(&t->d, len ? len : 1);
-	memcpy(fake_ptr(&t->d, gpa), data, len);
-	return gpa;
-}
-
-/* Submit a chain on queue qi and wait for it; the used length, or -1 on timeout. */
-static long submit(struct tdev *t, unsigned qi, const struct fake_buf *b, unsigned n)
-{
-	uint16_t head = fake_queue_add(&t->d, qi, b, n);
-	uint32_t id, len;
-
-	fake_kick(t->vdev, qi);
-	if (fake_wait_used(&t->d, qi, &id, &len, WAIT_MS) != 0)
-		return -1;
-	CHECK_EQ(id, head);
-	return len;
+	fake_driver_destroy(&t->d);
 }
 
 /* A control command of req_len bytes (plus extra bytes in a second readable buffer);
@@ -80,12 +58,12 @@ static long command_ex(struct tdev *t, const void *req, uint32_t req_len, const 
 	long used;
 
 	memset(fake_ptr(&t->d, resp_gpa), 0xee, resp_len);
-	b[n++] = (struct fake_buf){put(t, req, req_len), req_len, 0};
+	b[n++] = (struct fake_buf){fake_put(&t->d, req, req_len), req_len, 0};
 	if (extra_len)
-		b[n++] = (struct fake_buf){put(t, extra, extra_len), extra_len, 0};
+		b[n++] = (struct fake_buf){fake_put(&t->d, extra, extra_len), extra_len, 0};
 	if (resp_len)
 		b[n++] = (struct fake_buf){resp_gpa, resp_len, 1};
-	used = submit(t, CONTROLQ, b, n);
+	used = fake_submit(&t->d, t->vdev, CONTROLQ, b, n, WAIT_MS);
 	memcpy(resp, fake_ptr(&t->d, resp_gpa), resp_len);
 	return used;
 }
@@ -158,9 +136,9 @@ static void cursor_cmd(struct tdev *t, uint32_t type, uint32_t id, uint32_t x, u
 		       uint32_t hot_x, uint32_t hot_y)
 {
 	struct virtio_gpu_update_cursor c = {hdr(type), {0, x, y, 0}, id, hot_x, hot_y, 0};
-	struct fake_buf b = {put(t, &c, sizeof(c)), sizeof(c), 0};
+	struct fake_buf b = {fake_put(&t->d, &c, sizeof(c)), sizeof(c), 0};
 
-	CHECK_EQ(submit(t, CURSORQ, &b, 1), 0);
+	CHECK_EQ(fake_submit(&t->d, t->vdev, CURSORQ, &b, 1, WAIT_MS), 0);
 }
 
 #define OK VIRTIO_GPU_RESP_OK_NODATA
@@ -188,7 +166,7 @@ static unsigned make_backing(struct tdev *t, uint64_t *gpa_of_offset0,
 			memcpy(img + (y * W + x) * 4, &(uint32_t){guest_pixel(x, y, salt)}, 4);
 	for (unsigned i = 0; i < 3; i++) {
 		fake_alloc(&t->d, 4096 * (i + 1)); /* a gap: the entries are not contiguous */
-		e[i] = (struct virtio_gpu_mem_entry){put(t, img + off, cut[i]), cut[i], 0};
+		e[i] = (struct virtio_gpu_mem_entry){fake_put(&t->d, img + off, cut[i]), cut[i], 0};
 		off += cut[i];
 	}
 	*gpa_of_offset0 = e[0].addr;
@@ -289,13 +267,13 @@ static void test_screendump(void)
 
 	snprintf(path, sizeof(path), "/tmp/smolvm-gpu-%d.ppm", (int)getpid());
 	tdev_open(&t, NULL);
-	CHECK_EQ(virtio_gpu_screendump(t.gpu, path), -ENODATA);
+	CHECK_EQ(virtio_gpu_screendump(t.gpu, path, SCREENDUMP_PPM), -ENODATA);
 	make_backing(&t, &gpa0, e, 3);
 	CHECK_EQ(create(&t, 7, VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM, W, H), OK);
 	CHECK_EQ(attach(&t, 7, e, 3), OK);
 	CHECK_EQ(transfer(&t, 7, RECT(0, 0, W, H), 0), OK);
 	CHECK_EQ(set_scanout(&t, 0, 7, RECT(0, 0, W, H)), OK);
-	CHECK_EQ(virtio_gpu_screendump(t.gpu, path), 0);
+	CHECK_EQ(virtio_gpu_screendump(t.gpu, path, SCREENDUMP_PPM), 0);
 	fp = fopen(path, "rb");
 	CHECK(fp != NULL);
 	if (fp) {
@@ -315,7 +293,7 @@ static void test_screendump(void)
 		fclose(fp);
 	}
 	unlink(path);
-	CHECK_EQ(virtio_gpu_screendump(t.gpu, "/nonexistent-dir/x.ppm"), -ENOENT);
+	CHECK_EQ(virtio_gpu_screendump(t.gpu, "/nonexistent-dir/x.ppm", SCREENDUMP_PPM), -ENOENT);
 	tdev_close(&t);
 }
 
@@ -398,7 +376,7 @@ static void test_cursor(void)
 	for (unsigned i = 0; i < 64 * 64; i++)
 		img[i] = 0x80000000u | i; /* B8G8R8A8: alpha 0x80 */
 	tdev_open(&t, NULL);
-	e = (struct virtio_gpu_mem_entry){put(&t, img, sizeof(img)), sizeof(img), 0};
+	e = (struct virtio_gpu_mem_entry){fake_put(&t.d, img, sizeof(img)), sizeof(img), 0};
 	CHECK_EQ(create(&t, 9, VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM, 64, 64), OK);
 	CHECK_EQ(attach(&t, 9, &e, 1), OK);
 	CHECK_EQ(transfer(&t, 9, RECT(0, 0, 64, 64), 0), OK);
@@ -644,7 +622,7 @@ static void test_reset(void)
 	struct virtio_gpu_mem_entry e;
 
 	tdev_open(&t, NULL);
-	e = (struct virtio_gpu_mem_entry){put(&t, &px, 4), 4, 0};
+	e = (struct virtio_gpu_mem_entry){fake_put(&t.d, &px, 4), 4, 0};
 	CHECK_EQ(create(&t, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 1, 1), OK);
 	CHECK_EQ(attach(&t, 1, &e, 1), OK);
 	CHECK_EQ(transfer(&t, 1, RECT(0, 0, 1, 1), 0), OK);
@@ -654,17 +632,11 @@ static void test_reset(void)
 	CHECK_EQ(f.pixels[0], 0xabcdef);
 	virtio_gpu_frame_unlock(t.gpu);
 
-	t.vdev->ops->reset(t.vdev);
+	fake_reset(&t.d, t.vdev);
 	virtio_gpu_frame_lock(t.gpu, &f);
 	CHECK_EQ(f.width, 0);
 	virtio_gpu_frame_unlock(t.gpu);
-	for (unsigned q = 0; q < 2; q++) {
-		virtq_reset(&t.vdev->queue[q].vq);
-		memset(&t.d.q[q], 0, sizeof(t.d.q[q]));
-		memset(t.d.ram + 0x1000 + q * 0x10000, 0, 0x10000);
-		fake_queue_setup(&t.d, t.vdev, q, QSIZE);
-	}
-	CHECK_EQ(fake_activate(&t.d, t.vdev, 0), 0);
+	CHECK_EQ(fake_start(&t.d, t.vdev, 2, QSIZE, 0), 0);
 	CHECK_EQ(create(&t, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 1, 1), OK); /* id 1 is free */
 	CHECK_EQ(transfer(&t, 1, RECT(0, 0, 1, 1), 0), VIRTIO_GPU_RESP_ERR_UNSPEC);
 	tdev_close(&t);

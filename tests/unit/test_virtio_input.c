@@ -42,15 +42,13 @@ static void tdev_open(struct tdev *t, enum virtio_input_kind kind)
 		abort();
 	t->vdev = virtio_input_vdev(t->in);
 	fake_driver_init(&t->d, RAM_SIZE);
-	fake_queue_setup(&t->d, t->vdev, EVENTQ, QSIZE);
-	fake_queue_setup(&t->d, t->vdev, STATUSQ, QSIZE);
-	CHECK_EQ(fake_activate(&t->d, t->vdev, 0), 0);
+	CHECK_EQ(fake_start(&t->d, t->vdev, 2, QSIZE, 0), 0);
 }
 
 static void tdev_close(struct tdev *t)
 {
 	virtio_input_free(t->in);
-	munmap(t->d.ram, t->d.ram_size);
+	fake_driver_destroy(&t->d);
 }
 
 /* The driver's query: select/subsel written, size and the union read back. */
@@ -232,14 +230,8 @@ static void test_bounded_queue_and_reset(void)
 	CHECK_EQ(ev.value, 1);
 	CHECK_EQ(next_event(&t, &ev, gpas), 8);
 	/* A reset forgets the rest: after it, only what is sent afterwards arrives. */
-	t.vdev->ops->reset(t.vdev);
-	virtq_reset(&t.vdev->queue[EVENTQ].vq);
-	virtq_reset(&t.vdev->queue[STATUSQ].vq);
-	munmap(t.d.ram, t.d.ram_size);
-	fake_driver_init(&t.d, RAM_SIZE);
-	fake_queue_setup(&t.d, t.vdev, EVENTQ, QSIZE);
-	fake_queue_setup(&t.d, t.vdev, STATUSQ, QSIZE);
-	CHECK_EQ(fake_activate(&t.d, t.vdev, 0), 0);
+	fake_reset(&t.d, t.vdev);
+	CHECK_EQ(fake_start(&t.d, t.vdev, 2, QSIZE, 0), 0);
 	gpas[0] = give_buffers(&t, 1, 8);
 	CHECK_EQ(fake_wait_used(&t.d, EVENTQ, NULL, NULL, 200), -1); /* nothing pending */
 	r[0].value = 777;

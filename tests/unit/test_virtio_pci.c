@@ -1,7 +1,8 @@
 /*
  * The virtio-pci transport as a driver sees it through the BAR (tests/unit/fake_machine.h):
  * the device status state machine of virtio 1.2 (2.1, 3.1), the registers that are only
- * writable in some states, and MSI-X routes that follow only unmasked vectors.
+ * writable in some states, MSI-X routes that follow only unmasked vectors, and device
+ * configuration that a driver cannot write.
  */
 #include "fake_machine.h"
 #include "unit.h"
@@ -255,6 +256,23 @@ static void test_msix_routes_follow_unmasked_vectors(void)
 	pci_config_write(&m.vm, m.devfn[d], cap + 2, 2, 0);
 }
 
+/* Devices without config_write (blk, fs) ignore the driver's writes to their configuration;
+ * rng has no configuration space, so its device window reads as zeros. */
+static void test_read_only_configuration(void)
+{
+	static const enum fake_dev ro[] = {FAKE_BLK, FAKE_FS};
+
+	for (unsigned i = 0; i < 2; i++) {
+		uint64_t before = fake_bar_read(&m, ro[i], FAKE_BAR_DEVICE, 8);
+
+		fake_bar_write(&m, ro[i], FAKE_BAR_DEVICE, 8, ~before);
+		fake_bar_write(&m, ro[i], FAKE_BAR_DEVICE + 4, 4, 0x12345678);
+		CHECK_EQ(fake_bar_read(&m, ro[i], FAKE_BAR_DEVICE, 8), before);
+	}
+	fake_bar_write(&m, FAKE_RNG, FAKE_BAR_DEVICE, 4, 0xffffffff);
+	CHECK_EQ(fake_bar_read(&m, FAKE_RNG, FAKE_BAR_DEVICE, 4), 0);
+}
+
 int main(void)
 {
 	fake_machine_init(&m);
@@ -264,6 +282,7 @@ int main(void)
 	RUN(test_feature_negotiation);
 	RUN(test_queue_registers_follow_the_state);
 	RUN(test_msix_routes_follow_unmasked_vectors);
+	RUN(test_read_only_configuration);
 	fake_machine_remove_files(&m);
 	return UNIT_RESULT();
 }
