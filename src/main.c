@@ -1,6 +1,12 @@
 /*
  * smolvm: read the options, build the machine, run it.
  *
+ * Two machines share the devices below. The direct-kernel machine (-kernel) loads the kernel
+ * and its ACPI tables into guest memory and starts the boot vCPU at the kernel's entry. The
+ * firmware machine (-cd, or a -drive alone; the cd feature, src/cd/) adds the chipset an EFI
+ * firmware expects, maps the firmware below 4 GiB, hands it the memory map and ACPI tables
+ * through fw_cfg, and starts the boot vCPU where a CPU starts after reset.
+ *
  * A guest's port or MMIO access leaves KVM_RUN in a vCPU thread (vmm/vcpu.c), goes to the
  * PIO or MMIO bus (vmm/bus.c), and reaches the device registered for that range below:
  * the UART at 0x3f8 (devices/serial.c), the RTC at 0x70 (devices/rtc.c), the i8042 reset
@@ -67,6 +73,9 @@ static int machine_add_devices(struct vm *vm)
 		log_error("cannot create the platform devices");
 		return -1;
 	}
+	/* The firmware's chipset takes the PCI slots after the host bridge's. */
+	if (vm->cfg->firmware && features_firmware_add_platform(vm) != 0)
+		return -1;
 	hvc = virtio_console_create(vm, STDOUT_FILENO);
 	if (!hvc || virtio_rng_create(vm) != 0) {
 		log_error("cannot create the virtio devices");
@@ -143,6 +152,8 @@ static int machine_load_kernel(struct vm *vm, const struct kernel_image *kernel,
 	return 0;
 }
 
+/* entry: where the boot vCPU starts, or NULL to leave it in the reset state KVM gives a new
+ * vCPU (f000:fff0, the firmware's reset vector just below 4 GiB). */
 static int machine_create_vcpus(struct vm *vm, const struct boot_entry *entry)
 {
 	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
@@ -152,7 +163,7 @@ static int machine_create_vcpus(struct vm *vm, const struct boot_entry *entry)
 		if (vcpu_create(vm, i, &vm->vcpus[i]) != 0)
 			return -1;
 	/* The others wait for the boot CPU's INIT/SIPI, as on real hardware. */
-	if (cpu_setup_boot_state(vm->vcpus[0].fd, &vm->mem, entry) != 0) {
+	if (entry && cpu_setup_boot_state(vm->vcpus[0].fd, &vm->mem, entry) != 0) {
 		log_error("cannot set the boot vCPU's registers");
 		return -1;
 	}
@@ -227,27 +238,41 @@ int main(int argc, char **argv)
 		break;
 	}
 	/* Bad input files are the user's to fix: refuse them before touching KVM. */
-	if (kernel_open(cfg.kernel, &kernel) != 0)
-		return EXIT_USAGE;
-	if (cfg.initramfs && boot_open_initrd(cfg.initramfs, &initrd_fd, &initrd_size) != 0)
-		return EXIT_USAGE;
+	if (cfg.firmware) {
+		if (features_firmware_check(&cfg) != 0)
+			return EXIT_USAGE;
+	} else {
+		if (kernel_open(cfg.kernel, &kernel) != 0)
+			return EXIT_USAGE;
+		if (cfg.initramfs &&
+		    boot_open_initrd(cfg.initramfs, &initrd_fd, &initrd_size) != 0)
+			return EXIT_USAGE;
+	}
 
 	/* Blocked before the monitor's socket exists: a signal now must not kill smolvm before
 	 * its exit removes the socket. */
 	main_loop_block_signals();
 	if (cfg.monitor_path && !(mon = monitor_open(cfg.monitor_path)))
 		return EXIT_USAGE;
-	if (vm_create(&vm, &cfg) != 0 || machine_add_devices(&vm) != 0 ||
-	    machine_write_acpi(&vm) != 0)
+	if (vm_create(&vm, &cfg) != 0 || machine_add_devices(&vm) != 0)
 		return EXIT_GUEST_ERROR;
 	if (machine_add_user_devices(&vm) != 0)
 		return EXIT_USAGE;
-	if (machine_load_kernel(&vm, &kernel, initrd_fd, initrd_size, &entry) != 0)
-		return EXIT_USAGE;
-	kernel_close(&kernel);
-	if (initrd_fd >= 0)
-		close(initrd_fd);
-	if (machine_create_vcpus(&vm, &entry) != 0 || machine_start_control(&vm, mon) != 0)
+	if (cfg.firmware) {
+		/* The firmware, its tables and variable store: the user's files (exit 2). */
+		if (features_firmware_load(&vm) != 0)
+			return EXIT_USAGE;
+	} else {
+		if (machine_write_acpi(&vm) != 0)
+			return EXIT_GUEST_ERROR;
+		if (machine_load_kernel(&vm, &kernel, initrd_fd, initrd_size, &entry) != 0)
+			return EXIT_USAGE;
+		kernel_close(&kernel);
+		if (initrd_fd >= 0)
+			close(initrd_fd);
+	}
+	if (machine_create_vcpus(&vm, cfg.firmware ? NULL : &entry) != 0 ||
+	    machine_start_control(&vm, mon) != 0)
 		return EXIT_GUEST_ERROR;
 
 	/* The window as the guest's console (console=tty0): this terminal keeps its mode, so

@@ -30,6 +30,44 @@ static int opt_kernel(struct vm_config *cfg, const char *opt, const char *arg)
 	return 0;
 }
 
+/* -cd, -bios and -efivars belong to the firmware machine, which only the cd feature has. */
+static int opt_needs_cd_feature(const char *opt)
+{
+	if (features_has("cd"))
+		return 0;
+	log_error("%s: this smolvm is built without the cd feature, which boots through EFI "
+		  "firmware (rebuild it with make features=cd)", opt);
+	return -1;
+}
+
+static int opt_cd(struct vm_config *cfg, const char *opt, const char *arg)
+{
+	if (opt_needs_cd_feature(opt) != 0)
+		return -1;
+	if (cfg->cd) {
+		log_error("%s '%s': one CD only, already given as %s", opt, arg, cfg->cd);
+		return -1;
+	}
+	cfg->cd = arg;
+	return 0;
+}
+
+static int opt_bios(struct vm_config *cfg, const char *opt, const char *arg)
+{
+	if (opt_needs_cd_feature(opt) != 0)
+		return -1;
+	cfg->bios = arg;
+	return 0;
+}
+
+static int opt_efivars(struct vm_config *cfg, const char *opt, const char *arg)
+{
+	if (opt_needs_cd_feature(opt) != 0)
+		return -1;
+	cfg->efivars = arg;
+	return 0;
+}
+
 static int opt_initramfs(struct vm_config *cfg, const char *opt, const char *arg)
 {
 	cfg->initramfs = arg;
@@ -237,9 +275,57 @@ static int options_check_display(struct vm_config *cfg)
 	return 0;
 }
 
+/* Which machine boots: -kernel directly, or else the firmware, from the -cd or the first
+ * -drive. The CD becomes drive[0], so that it is the firmware's first disk. */
+static int options_check_boot(struct vm_config *cfg)
+{
+	if (cfg->cd && cfg->kernel) {
+		log_error("-cd and -kernel contradict each other: -cd boots through the firmware, "
+			  "-kernel without it; give one of them");
+		return -1;
+	}
+	if (!cfg->kernel && !cfg->cd && cfg->ndrives == 0) {
+		log_error("nothing to boot: give -kernel FILE, -cd FILE or -drive file=DISK");
+		return -1;
+	}
+	if (!cfg->kernel && !features_has("cd")) {
+		log_error("no kernel given: use -kernel FILE (booting a -drive through EFI firmware "
+			  "needs the cd feature: make features=cd)");
+		return -1;
+	}
+	if (cfg->kernel && (cfg->bios || cfg->efivars)) {
+		log_error("%s: -kernel boots without firmware; the firmware options go with -cd or "
+			  "a -drive alone", cfg->bios ? "-bios" : "-efivars");
+		return -1;
+	}
+	if (!cfg->kernel && (cfg->initramfs || cfg->append)) {
+		log_error("%s goes with -kernel; through the firmware, the bootloader on the disk "
+			  "chooses the kernel and its command line",
+			  cfg->initramfs ? "-initramfs" : "-append");
+		return -1;
+	}
+	cfg->firmware = !cfg->kernel;
+	if (cfg->cd) {
+		if (cfg->ndrives == VM_MAX_DRIVES) {
+			log_error("-cd: at most %d drives, with the CD", VM_MAX_DRIVES);
+			return -1;
+		}
+		memmove(&cfg->drive[1], &cfg->drive[0], cfg->ndrives * sizeof(cfg->drive[0]));
+		cfg->drive[0] = (struct drive_config){.path = cfg->cd, .readonly = true};
+		cfg->ndrives++;
+	}
+	return 0;
+}
+
 static const struct option_def option_table[] = {
 	{.name = "-kernel", .arg = "FILE", .apply = opt_kernel,
 	 .help = "Linux kernel: a bzImage or an ELF vmlinux with a PVH note"},
+	{.name = "-cd", .alias = "-cdrom", .arg = "FILE", .apply = opt_cd,
+	 .help = "an ISO image, read-only, booted through EFI firmware (without -kernel)"},
+	{.name = "-bios", .arg = "FILE", .apply = opt_bios,
+	 .help = "the EFI firmware's code (default /usr/share/OVMF/OVMF_CODE_4M.fd)"},
+	{.name = "-efivars", .arg = "FILE", .apply = opt_efivars,
+	 .help = "keep the EFI variables in FILE (default: in memory, nothing written)"},
 	{.name = "-initramfs", .alias = "-initrd", .arg = "FILE", .apply = opt_initramfs,
 	 .help = "initial ramdisk loaded beside the kernel"},
 	{.name = "-append", .arg = "STRING", .apply = opt_append, .help = "kernel command line"},
@@ -247,7 +333,7 @@ static const struct option_def option_table[] = {
 	 .help = "guest RAM, e.g. 512M or 2G (default 512M)"},
 	{.name = "-smp", .arg = "N", .apply = opt_smp, .help = "number of vCPUs (default 1)"},
 	{.name = "-drive", .arg = "file=PATH[,readonly=on][,cache=MODE]", .apply = options_parse_drive,
-	 .help = "a raw disk image as a virtio block device (vda, vdb, ...)"},
+	 .help = "a raw disk image as a virtio block device; alone, booted through EFI"},
 	{.name = "-hda", .arg = "PATH", .apply = options_parse_drive,
 	 .help = "the same as -drive file=PATH"},
 	{.name = "-net", .arg = "user[,hostfwd=...][,mac=M]|tap[,ifname=N]|none",
@@ -271,7 +357,11 @@ static const struct option_def option_table[] = {
 
 static void options_usage(FILE *out)
 {
-	fprintf(out, "usage: smolvm -kernel FILE [options]\n\nOptions:\n");
+	fprintf(out, "usage: smolvm -kernel FILE [options]\n");
+	if (features_has("cd"))
+		fprintf(out, "       smolvm -cd FILE | -drive file=DISK [options]   "
+			     "(through EFI firmware)\n");
+	fprintf(out, "\nOptions:\n");
 	for (size_t i = 0; i < NOPTIONS; i++) {
 		const struct option_def *o = &option_table[i];
 		char lhs[96];
@@ -349,10 +439,8 @@ enum options_result options_parse(int argc, char **argv, struct vm_config *cfg)
 		if (o->apply(cfg, arg, o->arg ? argv[++i] : NULL) != 0)
 			return options_fail();
 	}
-	if (!cfg->kernel) {
-		log_error("no kernel given: use -kernel FILE");
+	if (options_check_boot(cfg) != 0)
 		return options_fail();
-	}
 	if (options_check_display(cfg) != 0)
 		return options_fail();
 	return OPTIONS_RUN;

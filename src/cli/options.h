@@ -76,6 +76,12 @@ struct vm_config {
 	const char *kernel;
 	const char *initramfs;
 	const char *append;
+	/* Without -kernel the machine boots through EFI firmware (the cd feature): the ISO of
+	 * -cd (drive[0], read-only) or else the first -drive. */
+	bool firmware;
+	const char *cd;      /* -cd FILE, or NULL */
+	const char *bios;    /* -bios FILE: the firmware's code, or NULL for Debian's OVMF */
+	const char *efivars; /* -efivars FILE: the variable store kept there, or NULL (in memory) */
 	uint64_t mem_size;
 	unsigned ncpus;
 	bool no_reboot;

@@ -378,6 +378,11 @@ int pci_device_register_at(struct vm *vm, struct pci_device *dev, unsigned slot,
 	return ret;
 }
 
+void pci_host_remove_ecam(struct vm *vm)
+{
+	bus_unregister(&vm->mmio, LAYOUT_PCI_ECAM, vm->pci);
+}
+
 void pci_host_set_bridge_id(struct vm *vm, uint16_t vendor, uint16_t device, uint32_t class_code)
 {
 	struct pci_host *h = vm->pci;

@@ -84,6 +84,9 @@ struct pci_device {
 
 /* Create the host bridge at 00:00.0 and the configuration space access paths. */
 int pci_host_create(struct vm *vm);
+/* Take ECAM off the MMIO bus (configuration then only through 0xCF8/0xCFC): for a firmware
+ * that puts its own BARs where ECAM would sit (OVMF on an i440FX has no ECAM). */
+void pci_host_remove_ecam(struct vm *vm);
 /* Give the host bridge another identity, before the guest runs. The default is a generic
  * bridge no driver quirk attaches to; a firmware tells chipsets apart by this id (OVMF
  * knows an i440FX, 8086:1237, and hangs on anything else). */

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "vmm/log.h"
+
 #ifndef SMOLVM_FEATURES
 #error "SMOLVM_FEATURES is not defined: build with make"
 #endif
@@ -12,10 +14,16 @@
 #ifdef CONFIG_UI
 extern const struct feature ui_feature; /* src/ui/ui_feature.c */
 #endif
+#ifdef CONFIG_CD
+extern const struct feature cd_feature; /* src/cd/cd_feature.c */
+#endif
 
 static const struct feature *const features_built_in[] = {
 #ifdef CONFIG_UI
 	&ui_feature,
+#endif
+#ifdef CONFIG_CD
+	&cd_feature,
 #endif
 	NULL,
 };
@@ -62,4 +70,35 @@ int features_screendump(struct vm *vm, const char *path, enum screendump_format 
 		if (features_built_in[i]->screendump)
 			return features_built_in[i]->screendump(vm, path, fmt);
 	return -ENOTSUP;
+}
+
+/* The feature that boots through firmware, or NULL (after a line) if none is built in. */
+static const struct feature *features_firmware(void)
+{
+	for (unsigned i = 0; features_built_in[i]; i++)
+		if (features_built_in[i]->firmware_load)
+			return features_built_in[i];
+	log_error("this smolvm is built without the cd feature: boot with -kernel");
+	return NULL;
+}
+
+int features_firmware_check(const struct vm_config *cfg)
+{
+	const struct feature *f = features_firmware();
+
+	return f && f->firmware_check ? f->firmware_check(cfg) : f ? 0 : -1;
+}
+
+int features_firmware_add_platform(struct vm *vm)
+{
+	const struct feature *f = features_firmware();
+
+	return f && f->firmware_add_platform ? f->firmware_add_platform(vm) : f ? 0 : -1;
+}
+
+int features_firmware_load(struct vm *vm)
+{
+	const struct feature *f = features_firmware();
+
+	return f ? f->firmware_load(vm) : -1;
 }

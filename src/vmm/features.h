@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 struct vm;
+struct vm_config;
 
 /* The file formats of a screendump (the monitor picks one by the file's extension). */
 enum screendump_format { SCREENDUMP_PPM, SCREENDUMP_PNG };
@@ -23,6 +24,18 @@ struct feature {
 	int (*add_devices)(struct vm *vm);
 	/* Write the guest's display to path as fmt. 0 or -errno; NULL: the feature has none. */
 	int (*screendump)(struct vm *vm, const char *path, enum screendump_format fmt);
+
+	/* The firmware machine (cfg->firmware: no -kernel), for the feature that has one; NULL
+	 * for the others. main.c calls them in this order:
+	 * firmware_check: the user's files (firmware, CD, boot disk, variable store), before
+	 *   KVM is touched. 0, or -1 after one line naming the problem (exit status 2).
+	 * firmware_add_platform: the chipset the firmware expects, right after the PCI host
+	 *   bridge, so that its functions take the slots the firmware looks at. 0 or -1.
+	 * firmware_load: once every device exists: the firmware in guest memory and the
+	 *   tables it reads (memory map, ACPI, CPUs). 0, or -1 after one line (exit status 2). */
+	int (*firmware_check)(const struct vm_config *cfg);
+	int (*firmware_add_platform)(struct vm *vm);
+	int (*firmware_load)(struct vm *vm);
 };
 
 /* Whether the feature called name is built in. */
@@ -35,5 +48,10 @@ bool features_have_display(const char *kind);
 int features_add_devices(struct vm *vm);
 /* The first built-in screendump; -ENOTSUP when no feature has a display. */
 int features_screendump(struct vm *vm, const char *path, enum screendump_format fmt);
+/* The firmware machine's steps (see struct feature), from the feature that has them;
+ * -1 after one line when none is built in (options refuse that case first). */
+int features_firmware_check(const struct vm_config *cfg);
+int features_firmware_add_platform(struct vm *vm);
+int features_firmware_load(struct vm *vm);
 
 #endif

@@ -14,9 +14,10 @@
 #include "vmm/log.h"
 
 /* KVM needs three pages for the TSS and one for the identity map (VMX real mode); they
- * sit just below the 4 GiB BIOS area, inside the MMIO hole, where no RAM is. */
-#define KVM_TSS_ADDR          0xfffbd000ULL
-#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
+ * sit in the MMIO hole below the last 16 MiB, where no RAM, device or firmware is (the
+ * firmware machine maps its flash in those 16 MiB; QEMU uses the same addresses). */
+#define KVM_TSS_ADDR          0xfeffd000ULL
+#define KVM_IDENTITY_MAP_ADDR 0xfeffc000ULL
 
 static int vm_open_kvm(struct vm *vm)
 {
@@ -219,6 +220,30 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	if (ret == 0)
 		ret = vm_map_ram(vm);
 	return ret;
+}
+
+int vm_set_memory(struct vm *vm, unsigned slot, uint64_t gpa, uint64_t size, void *host,
+		  bool readonly)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = VM_SLOT_EXTRA + slot,
+		.flags = readonly ? KVM_MEM_READONLY : 0,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)host,
+	};
+
+	if (readonly && !vm_check_extension(vm, KVM_CAP_READONLY_MEM)) {
+		log_error("/dev/kvm lacks read-only memory support");
+		return -ENOTSUP;
+	}
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		int err = errno;
+		log_error("KVM_SET_USER_MEMORY_REGION at 0x%llx: %s", (unsigned long long)gpa,
+			  strerror(err));
+		return -err;
+	}
+	return 0;
 }
 
 void vm_request_stop(struct vm *vm, enum vm_stop reason, int status)

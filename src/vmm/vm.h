@@ -51,6 +51,14 @@ struct vm {
  * Prints one line and returns -errno on failure. */
 int vm_create(struct vm *vm, const struct vm_config *cfg);
 
+/* Memory that is not RAM (a firmware's flash): slot is 0..VM_EXTRA_SLOTS-1, KVM's slots
+ * past RAM's. readonly: the guest's writes leave KVM_RUN as MMIO writes. size 0 removes the
+ * slot (then reads exit too). The guest's RAM accessors never see it. 0 or -errno (logged). */
+#define VM_SLOT_EXTRA  GUEST_MEM_MAX_REGIONS
+#define VM_EXTRA_SLOTS 4
+int vm_set_memory(struct vm *vm, unsigned slot, uint64_t gpa, uint64_t size, void *host,
+		  bool readonly);
+
 /* Ask the VM to stop; the main loop wakes up and acts. Safe from any thread. */
 void vm_request_stop(struct vm *vm, enum vm_stop reason, int status);
 

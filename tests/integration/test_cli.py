@@ -188,3 +188,130 @@ def test_dev_kvm_that_is_not_kvm(tmp_path):
     r = run_smolvm(["-kernel", guest_file("bzImage")], timeout=QUICK,
                    wrap=["unshare", "-m", "sh", "-c", hide])
     check_refused(r, 1, "/dev/kvm")
+
+
+# The firmware machine's command line (-cd, -bios, -efivars, a -drive alone): every bad input
+# is refused before KVM is opened, so none of these needs /dev/kvm.
+
+def iso_image(path):
+    """The smallest file smolvm takes for an ISO 9660 image: CD001 at byte 0x8001."""
+    data = bytearray(0x8800)
+    data[0x8000:0x8006] = b"\x01CD001"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_cd_missing_file(tmp_path):
+    r = run_smolvm(["-cd", tmp_path / "missing.iso"], timeout=QUICK)
+    check_refused(r, 2, "-cd", str(tmp_path / "missing.iso"), "No such file")
+
+
+def test_cd_unreadable_file(tmp_path):
+    path = iso_image(tmp_path / "locked.iso")
+    path.chmod(0)
+    # Root reads any file: as root, the test drops to nobody, who can still run ./smolvm.
+    wrap = (["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+            if os.geteuid() == 0 else [])
+    tmp_path.chmod(0o755)
+    r = run_smolvm(["-cd", path], timeout=QUICK, wrap=wrap)
+    check_refused(r, 2, str(path), "Permission denied")
+
+
+@pytest.mark.parametrize("kind", ["empty", "text", "disk"])
+def test_cd_that_is_not_an_iso(tmp_path, kind):
+    path = tmp_path / f"{kind}.iso"
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_text("not an ISO\n" * 10000)
+    else:  # a disk image with an MBR is not a CD
+        data = bytearray(1 << 20)
+        data[510:512] = b"\x55\xaa"
+        path.write_bytes(bytes(data))
+    r = run_smolvm(["-cd", path], timeout=QUICK)
+    check_refused(r, 2, str(path), "ISO 9660")
+
+
+def test_cd_with_kernel(tmp_path):
+    r = run_smolvm(["-kernel", guest_file("bzImage"), "-cd", iso_image(tmp_path / "a.iso")],
+                   timeout=QUICK)
+    check_refused(r, 2, "-cd", "-kernel", hint=True)
+
+
+@pytest.mark.parametrize("content", ["empty", "zeros", "text"])
+def test_drive_alone_that_cannot_boot(tmp_path, content):
+    path = tmp_path / "disk.img"
+    path.write_bytes({"empty": b"", "zeros": bytes(1 << 20), "text": b"hello\n" * 1000}[content])
+    r = run_smolvm(["-drive", f"file={path}"], timeout=QUICK)
+    check_refused(r, 2, str(path), "0x55AA")
+
+
+def test_missing_bios_file(tmp_path):
+    r = run_smolvm(["-cd", iso_image(tmp_path / "a.iso"), "-bios", tmp_path / "OVMF_CODE.fd"],
+                   timeout=QUICK)
+    check_refused(r, 2, "-bios", str(tmp_path / "OVMF_CODE.fd"))
+
+
+def test_bios_that_is_not_a_firmware_image(tmp_path):
+    bios = tmp_path / "bios.bin"
+    bios.write_bytes(b"x" * 1000)  # not whole 4 KiB pages
+    r = run_smolvm(["-cd", iso_image(tmp_path / "a.iso"), "-bios", bios], timeout=QUICK)
+    check_refused(r, 2, "-bios", str(bios))
+
+
+def test_missing_ovmf_names_the_package(tmp_path):
+    require_root()
+    # A private mount namespace where /usr/share/OVMF is empty.
+    hide = 'mount -t tmpfs tmpfs /usr/share/OVMF && exec "$0" "$@"'
+    r = run_smolvm(["-cd", iso_image(tmp_path / "a.iso")], timeout=QUICK,
+                   wrap=["unshare", "-m", "sh", "-c", hide])
+    check_refused(r, 2, "/usr/share/OVMF/OVMF_CODE_4M.fd", "ovmf")
+
+
+def test_efivars_of_the_wrong_size(tmp_path):
+    vars_file = tmp_path / "vars.fd"
+    vars_file.write_bytes(bytes(4096))
+    r = run_smolvm(["-cd", iso_image(tmp_path / "a.iso"), "-efivars", vars_file], timeout=QUICK)
+    check_refused(r, 2, "-efivars", str(vars_file))
+
+
+@pytest.mark.parametrize("opt", ["-bios", "-efivars"])
+def test_firmware_options_with_kernel(tmp_path, opt):
+    r = run_smolvm(["-kernel", guest_file("bzImage"), opt, tmp_path / "x.fd"], timeout=QUICK)
+    check_refused(r, 2, opt, "-kernel", hint=True)
+
+
+@pytest.mark.parametrize("opt", ["-append", "-initramfs"])
+def test_kernel_options_without_kernel(tmp_path, opt):
+    r = run_smolvm(["-cd", iso_image(tmp_path / "a.iso"), opt, "x"], timeout=QUICK)
+    check_refused(r, 2, opt, "-kernel", hint=True)
+
+
+@pytest.fixture(scope="module")
+def nofeat_smolvm():
+    """smolvm built without any feature (make features=), as CI's check-nofeat builds it."""
+    binary = REPO / "build/nofeat/smolvm"
+    r = subprocess.run(["make", "-s", "-C", str(REPO), "features=", f"BIN={binary}",
+                        str(binary)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return binary
+
+
+@pytest.mark.parametrize("opt", ["-cd", "-bios", "-efivars"])
+def test_build_without_cd_refuses_firmware_options(tmp_path, nofeat_smolvm, opt):
+    iso = iso_image(tmp_path / "a.iso")
+    r = subprocess.run([nofeat_smolvm, opt, iso], capture_output=True, text=True,
+                       timeout=QUICK, stdin=subprocess.DEVNULL)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert r.returncode == 2, r.stderr
+    assert len(lines) == 2 and opt in lines[0] and "cd feature" in lines[0], r.stderr
+
+
+def test_build_without_cd_wants_a_kernel_for_a_drive(tmp_path, nofeat_smolvm):
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(bytes(510) + b"\x55\xaa")
+    r = subprocess.run([nofeat_smolvm, "-drive", f"file={disk}"], capture_output=True,
+                       text=True, timeout=QUICK, stdin=subprocess.DEVNULL)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert r.returncode == 2, r.stderr
+    assert len(lines) == 2 and "-kernel" in lines[0] and "cd feature" in lines[0], r.stderr

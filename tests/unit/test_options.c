@@ -347,12 +347,12 @@ static void test_errors(void)
 	CHECK_FAILS("-m needs an argument", "SIZE", "-kernel", "k", "-m");
 	CHECK_FAILS("--smp needs an argument", "N", "-kernel", "k", "--smp");
 
-	/* No kernel at all. */
-	CHECK_FAILS("no kernel given", "-kernel FILE", "-m", "1G");
+	/* Nothing to boot at all. */
+	CHECK_FAILS("nothing to boot", "-kernel FILE", "-m", "1G");
 	{
 		struct vm_config c;
 		CHECK_EQ(parse(&c, NULL), OPTIONS_ERROR);
-		CHECK(HAS(err_text, "no kernel given"));
+		CHECK(HAS(err_text, "nothing to boot"));
 	}
 
 	/* Stray positional arguments, before, between and after options. */
@@ -506,6 +506,51 @@ static void test_display(void)
 	CHECK(features_has("ui") == (strstr(features_names(), "ui") != NULL));
 }
 
+/* Which machine boots: -kernel directly, or the firmware with the CD as the first drive. */
+static void test_firmware_boot(void)
+{
+	struct vm_config c;
+
+	CHECK_EQ(parse(&c, "-kernel", "k", NULL), OPTIONS_RUN);
+	CHECK(!c.firmware);
+	if (!features_has("cd")) {
+		CHECK_FAILS("-cd: this smolvm is built without the cd feature", "make features=cd",
+			    "-cd", "a.iso");
+		CHECK_FAILS("-bios: this smolvm is built without the cd feature", "-bios", "-bios",
+			    "b.fd", "-kernel", "k");
+		CHECK_FAILS("-efivars: this smolvm is built without", "-efivars", "-efivars",
+			    "v.fd", "-kernel", "k");
+		CHECK_FAILS("no kernel given", "cd feature", "-hda", "d.img");
+		return;
+	}
+	CHECK_EQ(parse(&c, "-hda", "d.img", "-cd", "a.iso", "-m", "1G", NULL), OPTIONS_RUN);
+	CHECK(c.firmware);
+	CHECK_STR(c.cd, "a.iso");
+	CHECK_EQ(c.ndrives, 2);
+	CHECK_STR(c.drive[0].path, "a.iso");
+	CHECK(c.drive[0].readonly);
+	CHECK_STR(c.drive[1].path, "d.img");
+	CHECK(!c.drive[1].readonly);
+
+	CHECK_EQ(parse(&c, "-hda", "d.img", "-bios", "b.fd", "-efivars", "v.fd", NULL),
+		 OPTIONS_RUN);
+	CHECK(c.firmware);
+	CHECK(!c.cd);
+	CHECK_EQ(c.ndrives, 1);
+	CHECK_STR(c.bios, "b.fd");
+	CHECK_STR(c.efivars, "v.fd");
+	CHECK_EQ(parse(&c, "-cdrom", "a.iso", NULL), OPTIONS_RUN);
+	CHECK_STR(c.cd, "a.iso");
+
+	CHECK_FAILS("-cd and -kernel contradict", "-cd", "-kernel", "k", "-cd", "a.iso");
+	CHECK_FAILS("one CD only", "b.iso", "-cd", "a.iso", "-cd", "b.iso");
+	CHECK_FAILS("-bios: -kernel boots without firmware", "-bios", "-kernel", "k", "-bios", "b");
+	CHECK_FAILS("-efivars: -kernel boots without", "-efivars", "-kernel", "k", "-efivars", "v");
+	CHECK_FAILS("-append goes with -kernel", "-append", "-cd", "a.iso", "-append", "x");
+	CHECK_FAILS("-initramfs goes with -kernel", "-initramfs", "-cd", "a", "-initramfs", "i");
+	CHECK_FAILS("nothing to boot", "-cd FILE", "-bios", "b.fd");
+}
+
 int main(void)
 {
 	RUN(test_defaults);
@@ -519,5 +564,6 @@ int main(void)
 	RUN(test_shutdown_timeout_and_monitor);
 	RUN(test_reset_between_calls);
 	RUN(test_display);
+	RUN(test_firmware_boot);
 	return UNIT_RESULT();
 }
