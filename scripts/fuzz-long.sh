@@ -23,14 +23,17 @@ rm -rf "$out"
 mkdir -p "$out/corpus" "$crashes"
 
 run_one() {
-	local bin=$1 n corpus
+	local bin=$1 n corpus dict
 	n=$(basename "$bin")
 	corpus=$out/corpus/$n
 	mkdir -p "$corpus"
 	[ -d "tests/fuzz/corpus/$n" ] && cp -r "tests/fuzz/corpus/$n/." "$corpus/"
 	ls "$corpus" | wc -l >"$out/$n.seeds"
+	# A dictionary beside the target (tests/fuzz/NAME.dict) gives it the words of its syntax.
+	dict=()
+	[ -f "tests/fuzz/$n.dict" ] && dict=(-dict="tests/fuzz/$n.dict")
 	# -timeout: an input that runs 10 s is a hang as far as smolvm's promise goes.
-	"$bin" -max_total_time="$secs" -timeout=10 -print_final_stats=1 \
+	"$bin" -max_total_time="$secs" -timeout=10 -print_final_stats=1 "${dict[@]}" \
 		-artifact_prefix="$crashes/$n-" "$corpus" >"$out/$n.log" 2>&1
 	echo $? >"$out/$n.rc"
 }
