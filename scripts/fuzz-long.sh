@@ -21,6 +21,8 @@ crashes=build/fuzz-crashes
 [ $# -gt 0 ] || { echo "usage: $0 FUZZER..." >&2; exit 2; }
 rm -rf "$out"
 mkdir -p "$out/corpus" "$crashes"
+# Reproducers of earlier runs stay; the table counts only this run's (newer than the stamp).
+touch "$out/start"
 
 run_one() {
 	local bin=$1 n corpus dict
@@ -62,11 +64,16 @@ for bin in "$@"; do
 	ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
 	ncorpus=$(ls "$out/corpus/$n" | wc -l)
 	seeds=$(cat "$out/$n.seeds")
-	ncrash=$(ls "$crashes" | grep -c "^$n-" || true)
+	ncrash=$(find "$crashes" -name "$n-*" -newer "$out/start" | wc -l)
 	# Without a final "Done" line (a crash), the rate comes from the time asked for.
-	d=${secs_run:-$secs}
-	[ "$d" -gt 0 ] || d=1
-	rate=$(( ${execs:-0} / d ))
+	# libFuzzer's own average, else executions over the time (a run that crashed early ran
+	# for less than it was given).
+	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
+	if [ "${rate:-0}" -eq 0 ]; then
+		d=${secs_run:-$secs}
+		[ "$d" -gt 0 ] || d=1
+		rate=$(( ${execs:-0} / d ))
+	fi
 	if [ "$rate" -gt 0 ]; then
 		t=$(( goal / rate ))
 		eta=$(printf '%dh%02dm' $((t / 3600)) $((t % 3600 / 60)))
