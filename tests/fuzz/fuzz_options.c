@@ -165,7 +165,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	take_output(out_fd, out, sizeof(out));
 	nerr = take_output(err_fd, err, sizeof(err));
 	if (r == OPTIONS_ERROR) {
-		/* One message naming the problem, then the hint; the exit status is the caller's. */
+		/* One message naming the problem, then the hint; the exit status is the caller's.
+		 */
 		fuzz_assert(strncmp(err, "smolvm: ", 8) == 0);
 		if (nerr < sizeof(err) - 1)
 			fuzz_assert(nerr >= sizeof(hint) - 1 &&

@@ -222,15 +222,15 @@ static void type_bytes(const uint8_t *p, size_t n)
 }
 
 enum op {
-	OP_RAM,	       /* offset (3), length (1), bytes: raw guest RAM, near the rings or not */
-	OP_START,      /* size: a driver start with 2^(size % 8) entries */
-	OP_RX_CHAIN,   /* n, n lengths: a receive chain of n (1..8) buffers */
-	OP_TX_CHAIN,   /* n, n lengths, their bytes: a transmit chain, then a kick */
-	OP_TYPE,       /* length, bytes: keyboard input through the sink */
-	OP_NOTIFY,     /* queue (any, also ones the device lacks) */
-	OP_CONFIG,     /* offset, size: a read; bit 7 of offset: write one emergency byte */
-	OP_STATUS,     /* value: a raw status write (0: a reset the model follows) */
-	OP_WAIT,       /* let the transmit thread run */
+	OP_RAM,	     /* offset (3), length (1), bytes: raw guest RAM, near the rings or not */
+	OP_START,    /* size: a driver start with 2^(size % 8) entries */
+	OP_RX_CHAIN, /* n, n lengths: a receive chain of n (1..8) buffers */
+	OP_TX_CHAIN, /* n, n lengths, their bytes: a transmit chain, then a kick */
+	OP_TYPE,     /* length, bytes: keyboard input through the sink */
+	OP_NOTIFY,   /* queue (any, also ones the device lacks) */
+	OP_CONFIG,   /* offset, size: a read; bit 7 of offset: write one emergency byte */
+	OP_STATUS,   /* value: a raw status write (0: a reset the model follows) */
+	OP_WAIT,     /* let the transmit thread run */
 	OP_COUNT,
 };
 
@@ -265,7 +265,8 @@ static void run_op(struct input *in)
 		for (unsigned i = 0; i < n; i++)
 			len[i] = take(in, 1) + 1;
 		if (model.rx_count < MAX_CHAINS && post_chain(RXQ, n, len, gpa, true, NULL)) {
-			struct rx_chain *c = &model.rx[(model.rx_head + model.rx_count) % MAX_CHAINS];
+			struct rx_chain *c =
+			    &model.rx[(model.rx_head + model.rx_count) % MAX_CHAINS];
 
 			c->nbufs = n;
 			memcpy(c->len, len, sizeof(len));
@@ -364,7 +365,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!model.out_unordered) {
 			uint8_t *got = malloc(model.out_len + 1);
 
-			fuzz_assert(got && pread(out_fd, got, model.out_len, 0) == (ssize_t)model.out_len);
+			fuzz_assert(got &&
+				    pread(out_fd, got, model.out_len, 0) == (ssize_t)model.out_len);
 			fuzz_assert(memcmp(got, model.out, model.out_len) == 0);
 			free(got);
 		}
