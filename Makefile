@@ -89,7 +89,7 @@ FEATURES_STAMP := build/features-of-$(subst /,_,$(BIN))
 $(shell mkdir -p build; f='$(strip $(sort $(features)))'; \
 	{ [ -e $(FEATURES_STAMP) ] && [ "$$(cat $(FEATURES_STAMP))" = "$$f" ]; } || echo "$$f" >$(FEATURES_STAMP))
 
-.PHONY: all clean check unit unit-asan fuzz fuzz-build integration run run-disk deps bench \
+.PHONY: all clean check unit unit-asan fuzz fuzz-build fuzz-long integration run run-disk deps bench \
 	format guest guest-std guest-tools efi-iso install uninstall check-nofeat
 
 all: $(BIN)
@@ -172,6 +172,12 @@ fuzz: $(FUZZ_BIN)
 		echo "== $$n for $(FUZZ_SECONDS)s"; \
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 build/corpus/$$n tests/fuzz/corpus/$$n 2>&1 | tail -n 3; \
 	done
+
+# Each target for FUZZ_SECONDS (600 unless given), FUZZ_JOBS at once, from a temporary copy
+# of its corpus; a table of executions, coverage and crashes (reproducers: build/fuzz-crashes).
+fuzz-long: $(FUZZ_BIN)
+	FUZZ_SECONDS=$(if $(filter file,$(origin FUZZ_SECONDS)),600,$(FUZZ_SECONDS)) \
+		FUZZ_JOBS=$(or $(FUZZ_JOBS),1) scripts/fuzz-long.sh $(FUZZ_BIN)
 
 # Small static programs that run inside test guests (busybox lacks them).
 build/guest-tools/%: tests/guest/tools/%.c

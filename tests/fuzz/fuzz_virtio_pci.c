@@ -8,7 +8,9 @@
  *
  * Input: the device (byte 0), then operations, each an opcode byte and its operands. The
  * opcode's low nibble is the operation, bits 4-5 the access size (1, 2, 4, 8 bytes), bit 6
- * places OP_RAM near the device's rings.
+ * places OP_RAM near the device's rings. OP_PCI_HEADER moves or unmaps BAR 0 (onto RAM, onto
+ * another device's BAR, past the end of the address space); the header is put back before the
+ * final reset, so the next input finds the device where fake_machine_init left it.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@
 
 static struct fake_machine machine;
 static unsigned baseline_threads, baseline_fds;
+static uint32_t header[FAKE_NDEVS][3]; /* command, BAR 0 low and high, as set up */
 
 static void remove_files(void)
 {
@@ -29,6 +32,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	fake_machine_init(&machine);
 	atexit(remove_files);
+	for (unsigned d = 0; d < FAKE_NDEVS; d++) {
+		header[d][0] = pci_config_read(&machine.vm, machine.devfn[d], PCI_COMMAND, 2);
+		header[d][1] = pci_config_read(&machine.vm, machine.devfn[d], PCI_BAR0, 4);
+		header[d][2] = pci_config_read(&machine.vm, machine.devfn[d], PCI_BAR0 + 4, 4);
+	}
 	return 0;
 }
 
@@ -58,6 +66,7 @@ enum op {
 	OP_PCI_CONFIG,	 /* offset, size, value: capabilities (MSI-X control, PCI_CFG window) */
 	OP_DRIVER_START, /* size: a whole driver start, to reach live states quickly */
 	OP_WAIT,	 /* let the device's threads run */
+	OP_PCI_HEADER,	 /* offset, size, value: command, BARs and the rest of the header */
 	OP_COUNT,
 };
 
@@ -116,7 +125,34 @@ static void run_op(struct input *in, enum fake_dev d)
 	case OP_WAIT:
 		usleep(take(in, 1) % 8 * 50);
 		break;
+	case OP_PCI_HEADER:
+		off = take(in, 1) % 0x40;
+		v = take(in, 4);
+		if (size > 4)
+			size = 4;
+		if (off % size == 0) {
+			uint64_t lo, hi;
+
+			pci_config_write(&m->vm, m->devfn[d], off, size, v);
+			/* Later BAR accesses follow the BAR wherever it went (mapped or not). */
+			lo = pci_config_read(&m->vm, m->devfn[d], PCI_BAR0, 4);
+			hi = pci_config_read(&m->vm, m->devfn[d], PCI_BAR0 + 4, 4);
+			m->bar[d] = (hi << 32) | (lo & ~0xfULL);
+		}
+		break;
 	}
+}
+
+/* The header as fake_machine_init left it: BAR 0 mapped where the next input expects it. */
+static void header_restore(enum fake_dev d)
+{
+	struct fake_machine *m = &machine;
+
+	pci_config_write(&m->vm, m->devfn[d], PCI_COMMAND, 2, 0);
+	pci_config_write(&m->vm, m->devfn[d], PCI_BAR0, 4, header[d][1]);
+	pci_config_write(&m->vm, m->devfn[d], PCI_BAR0 + 4, 4, header[d][2]);
+	pci_config_write(&m->vm, m->devfn[d], PCI_COMMAND, 2, header[d][0]);
+	m->bar[d] = (uint64_t)header[d][2] << 32 | (header[d][1] & ~0xfULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -135,10 +171,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	d = take(&in, 1) % FAKE_NDEVS;
 	while (in.left && ops++ < 256)
 		run_op(&in, d);
-	/* The driver resets; the device must be quiet again: no thread, no descriptor left. */
-	fake_set_status(&machine, d, 0);
-	if (fake_status(&machine, d) != 0)
-		__builtin_trap();
+	/* The driver resets; the device must be quiet again: no thread, no descriptor left.
+	 * Every device: a BAR moved onto another device's hides behind it, and the input then
+	 * drives that device instead (a guest may; only a reset of each stops them all). */
+	header_restore(d);
+	for (enum fake_dev e = 0; e < FAKE_NDEVS; e++) {
+		fake_set_status(&machine, e, 0);
+		if (fake_status(&machine, e) != 0)
+			__builtin_trap();
+	}
 	if (fake_count_dir("/proc/self/task", baseline_threads) != baseline_threads ||
 	    fake_count_dir("/proc/self/fd", baseline_fds) != baseline_fds)
 		__builtin_trap();

@@ -43,6 +43,8 @@ struct fake_machine {
 	char dir[64];		       /* scratch directory: the disk image and the share */
 	unsigned devfn[FAKE_NDEVS];    /* PCI device/function of each device */
 	uint64_t bar[FAKE_NDEVS];      /* guest address of each device's BAR 0 */
+	struct virtio_console *console; /* for its sink: keyboard input */
+	int console_out;	       /* where the console writes (/dev/null; dup2 over it) */
 };
 
 /* The routes "KVM" holds, and how often a change reached it. */
@@ -156,7 +158,8 @@ static inline void fake_machine_init(struct fake_machine *m)
 	m->vm.mem.nregions = 1;
 	bus_init(&m->vm.pio, "pio");
 	bus_init(&m->vm.mmio, "mmio");
-	if (pci_host_create(&m->vm) != 0 || !virtio_console_create(&m->vm, devnull) ||
+	m->console_out = devnull;
+	if (pci_host_create(&m->vm) != 0 || !(m->console = virtio_console_create(&m->vm, devnull)) ||
 	    virtio_rng_create(&m->vm) != 0 || virtio_blk_create(&m->vm, &m->cfg.drive[0]) != 0 ||
 	    fake_net_add(&m->vm) != 0 || virtio_fs_create(&m->vm, &m->cfg.share[0]) != 0)
 		fake_machine_die("devices");
