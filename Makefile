@@ -208,13 +208,13 @@ integration: smolvm guest guest-std guest-tools efi-iso
 	PYTEST_ARGS='$(PYTEST_ARGS)' scripts/integration.sh $(TESTS)
 
 # check and run install what is missing first (deps), then build: pkg-config, asked when
-# the build runs, finds the libraries deps installed. check fuzzes each target for 30 s
+# the build runs, finds the libraries deps installed. check fuzzes each target for 20 s
 # (its corpus, then a little more: regressions); `make fuzz` digs for 60 s or FUZZ_SECONDS.
 check: deps
 	$(MAKE) smolvm
 	$(MAKE) unit
 	$(MAKE) check-nofeat
-	$(MAKE) fuzz FUZZ_SECONDS=$(or $(CHECK_FUZZ_SECONDS),30)
+	$(MAKE) fuzz FUZZ_SECONDS=$(or $(CHECK_FUZZ_SECONDS),20)
 	$(MAKE) integration
 
 run: deps
