@@ -57,12 +57,14 @@ def xvfb(monkeypatch):
 
 
 def xdotool(*args):
+    # Generous: in a one-CPU nested machine on a busy host the guest's boot starves the
+    # X server (a search once took over 20 s).
     return subprocess.run(["xdotool", *map(str, args)], capture_output=True, text=True,
-                          timeout=20).stdout.strip()
+                          timeout=60).stdout.strip()
 
 
 def window_id():
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         ids = xdotool("search", "--name", "^smolvm - ").split()
         if ids:
@@ -74,7 +76,7 @@ def window_id():
 def window_pixels(wid):
     """The window's contents (xwd, parsed): (width, height, pixel(x, y) -> 0xRRGGBB)."""
     data = subprocess.run(["xwd", "-silent", "-id", wid], capture_output=True,
-                          timeout=20, check=True).stdout
+                          timeout=60, check=True).stdout
     h = struct.unpack(">25I", data[:100])
     header_size, depth, width, height = h[0], h[3], h[4], h[5]
     byte_order, bpp, stride, ncolors = h[7], h[11], h[12], h[19]
