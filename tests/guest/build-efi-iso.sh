@@ -1,7 +1,7 @@
 #!/bin/bash
 # build-efi-iso.sh: an EFI-bootable ISO around the test guest, made with GRUB from Debian.
 #
-# Usage: tests/guest/build-efi-iso.sh        (prints the path of the ISO on stdout)
+# Usage: tests/guest/build-efi-iso.sh [menu]  (prints the path of the ISO on stdout)
 #   SMOLVM_GUEST_DIR    the test guest (default ${XDG_CACHE_HOME:-$HOME/.cache}/smolvm/guest),
 #                       built first by tests/guest/build-guest.sh if missing
 #   SMOLVM_EFI_ISO_DIR  where to put the ISO (default: efi-iso next to the test guest)
@@ -12,6 +12,9 @@
 # starts Linux; the guest's /init runs /test.sh, which prints
 #   SMOLVM-EFI-INIT: Linux <release>, EFI <32|64>-bit firmware
 # and powers off. Tests look for the menu's title, "smolvm EFI test guest", and that line.
+# With "menu": the same files in efi-menu.iso, whose GRUB menu waits for Enter (a test has
+# time to look at it in the window) and whose entry boots with smolvm.wait: /test.sh then
+# prints SMOLVM-EFI-READY and waits for the power button, ticking, instead of powering off.
 # Runs again only when the guest, the GRUB packages or this script changed. Where the cache is
 # read-only (in the nested KVM machine, where the host's files are), a stale or missing ISO
 # is built in a fresh directory under ${TMPDIR:-/tmp} instead.
@@ -32,8 +35,13 @@ versions=$(dpkg-query -W -f='${Package}=${Version} ' grub-efi-amd64-bin grub-com
 	mtools 2>/dev/null) || die "missing Debian packages: run scripts/deps.sh" \
 	"(grub-efi-amd64-bin grub-common xorriso mtools)"
 stamp="$(cat "$guest/stamp") $versions$(sha256sum <"$here/build-efi-iso.sh" | cut -c1-16)"
-if [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ] && [ -e "$out/efi.iso" ]; then
-	echo "$out/efi.iso"
+case ${1:-} in
+"") iso=efi.iso ;;
+menu) iso=efi-menu.iso ;;
+*) die "usage: build-efi-iso.sh [menu]" ;;
+esac
+if [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ] && [ -e "$out/$iso" ]; then
+	echo "$out/$iso"
 	exit 0
 fi
 if ! mkdir -p "$out" 2>/dev/null || ! [ -w "$out" ]; then
@@ -41,8 +49,8 @@ if ! mkdir -p "$out" 2>/dev/null || ! [ -w "$out" ]; then
 fi
 exec 9>"$out/lock"
 flock 9
-if [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ] && [ -e "$out/efi.iso" ]; then
-	echo "$out/efi.iso"
+if [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ] && [ -e "$out/$iso" ]; then
+	echo "$out/$iso"
 	exit 0
 fi
 
@@ -56,6 +64,12 @@ cat >"$work/test/test.sh" <<'EOF'
 bits=none
 [ ! -e /sys/firmware/efi/fw_platform_size ] || bits=$(cat /sys/firmware/efi/fw_platform_size)
 echo "SMOLVM-EFI-INIT: Linux $(uname -r), EFI $bits-bit firmware"
+case " $(cat /proc/cmdline) " in *" smolvm.wait "*)
+	echo SMOLVM-EFI-READY
+	i=0
+	while [ $i -lt 600 ]; do i=$((i+1)); echo "TICK-$i"; sleep 1; done
+	echo SMOLVM-EFI-NEVER-PRESSED
+esac
 EOF
 chmod 755 "$work/test/test.sh"
 (cd "$work/test" && echo test.sh | cpio -o -H newc -R 0:0 --quiet) >"$work/iso/boot/test.cpio"
@@ -68,6 +82,9 @@ menuentry "smolvm EFI test guest" {
 	initrd /boot/initramfs.gz /boot/test.cpio
 }
 EOF
+sed -e 's/^set timeout=1$/set timeout=-1/' -e 's/ panic=-1$/ panic=-1 smolvm.wait/' \
+	-e 's/"smolvm EFI test guest"/"smolvm EFI test guest, waiting for the power button"/' \
+	"$work/iso/boot/grub/grub.cfg" >"$work/menu.cfg"
 # Only the modules that config needs and the ones grub-mkrescue's own config loads to find
 # the ISO (every partition map): a smaller image, made faster.
 parts=""
@@ -75,11 +92,16 @@ for m in /usr/lib/grub/x86_64-efi/part_*.mod; do
 	m=${m##*/}
 	parts+=" ${m%.mod}"
 done
-grub-mkrescue -o "$work/efi.iso" --compress=xz --fonts= --locales= --themes= \
-	--install-modules="linux normal echo iso9660 fat search configfile$parts" \
-	"$work/iso" >"$work/mkrescue.log" 2>&1 ||
-	{ cat "$work/mkrescue.log" >&2; die "grub-mkrescue failed"; }
-mv "$work/efi.iso" "$out/efi.iso"
+mkrescue() {
+	grub-mkrescue -o "$1" --compress=xz --fonts= --locales= --themes= \
+		--install-modules="linux normal echo iso9660 fat search configfile$parts" \
+		"$work/iso" >"$work/mkrescue.log" 2>&1 ||
+		{ cat "$work/mkrescue.log" >&2; die "grub-mkrescue failed"; }
+}
+mkrescue "$work/efi.iso"
+cp "$work/menu.cfg" "$work/iso/boot/grub/grub.cfg"
+mkrescue "$work/efi-menu.iso"
+mv "$work/efi.iso" "$work/efi-menu.iso" "$out/"
 echo "$stamp" >"$out/stamp"
-echo "build-efi-iso: $out/efi.iso ($(du -k "$out/efi.iso" | cut -f1) KiB)" >&2
-echo "$out/efi.iso"
+echo "build-efi-iso: $out/efi.iso, efi-menu.iso ($(du -k "$out/efi.iso" | cut -f1) KiB)" >&2
+echo "$out/$iso"
