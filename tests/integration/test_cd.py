@@ -9,7 +9,6 @@ machine (a missing or wrong ISO, a missing OVMF, -cd with -kernel, a build witho
 feature) need no KVM and are tested in test_cli.py.
 """
 
-import os
 import pathlib
 import re
 import signal
@@ -23,24 +22,9 @@ import vmtest
 # Read by scripts/integration.sh: EFI firmware under the nested KVM needs the patched outer QEMU.
 NESTED_QEMU = "patched"
 
-OVMF_CODE = pathlib.Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
-OVMF_VARS = pathlib.Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
-# OVMF takes about a minute to reach GRUB in the nested machine; a stage that has not come
-# within this has hung.
-STAGE_TIMEOUT = float(os.environ.get("SMOLVM_EFI_TIMEOUT", "300"))
-
-
-def require_efi_ground():
-    """Fails (never skips) where this cannot run: no KVM, no OVMF, Debian's outer QEMU."""
-    vmtest.require_kvm()
-    outer = os.environ.get("SMOLVM_NESTED_QEMU", "patched")
-    if outer != "patched":
-        pytest.fail(f"the nested machine's outer QEMU is {outer!r}, which aborts or freezes "
-                    "under EFI firmware: run this file through scripts/integration.sh "
-                    "(make integration), or with SMOLVM_NESTED_QEMU=patched", pytrace=False)
-    for f in (OVMF_CODE, OVMF_VARS):
-        if not f.is_file():
-            pytest.fail(f"no {f}: install Debian's ovmf (scripts/deps.sh)", pytrace=False)
+OVMF_VARS = vmtest.OVMF_VARS
+STAGE_TIMEOUT = vmtest.EFI_STAGE_TIMEOUT
+require_efi_ground = vmtest.require_efi_ground
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +137,8 @@ def test_cd_grub_in_the_window_and_the_power_button(tmp_path, efi_menu_iso):
     the GED of our DSDT (which OVMF installs from fw_cfg) and the guest's acpid."""
     require_efi_ground()
     if "ui" not in vmtest.run_smolvm(["-version"], timeout=10).stdout:
-        pytest.skip("smolvm without the ui feature has no display")
+        pytest.fail("smolvm was built without the ui feature: it has no display to test",
+                    pytrace=False)
     from test_gpu import monitor_command  # noqa: E402
     sock = tmp_path / "monitor.sock"
     vm = vmtest.Running(["-cd", efi_menu_iso, "-m", "512M", "-display", "none",

@@ -8,7 +8,6 @@ The VMM inside is Debian's QEMU. The ISO is grub-mkrescue's, around the test gue
 (tests/guest/build-efi-iso.sh).
 """
 
-import os
 import pathlib
 import re
 import shutil
@@ -24,25 +23,13 @@ import vmtest
 # Read by scripts/integration.sh: this part's nested machine runs the patched outer QEMU.
 NESTED_QEMU = "patched"
 
-OVMF_CODE = pathlib.Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
-OVMF_VARS = pathlib.Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
-# One boot through the firmware takes 60-110 s in the nested machine (the firmware's port
-# and MMIO accesses each cost a round trip through two levels of emulated SVM); a stage that
-# has not come within this has hung.
-STAGE_TIMEOUT = float(os.environ.get("SMOLVM_EFI_TIMEOUT", "300"))
+OVMF_CODE, OVMF_VARS = vmtest.OVMF_CODE, vmtest.OVMF_VARS
+STAGE_TIMEOUT = vmtest.EFI_STAGE_TIMEOUT
 
 
 def require_efi_ground():
-    """Fails (never skips) where this cannot run: no KVM, no OVMF, Debian's outer QEMU."""
-    vmtest.require_kvm()
-    outer = os.environ.get("SMOLVM_NESTED_QEMU", "patched")
-    if outer != "patched":
-        pytest.fail(f"the nested machine's outer QEMU is {outer!r}, which aborts or freezes "
-                    "under EFI firmware: run this file through scripts/integration.sh "
-                    "(make integration), or with SMOLVM_NESTED_QEMU=patched", pytrace=False)
-    for f in (OVMF_CODE, OVMF_VARS):
-        if not f.is_file():
-            pytest.fail(f"no {f}: install Debian's ovmf (scripts/deps.sh)", pytrace=False)
+    """vmtest's checks, and the QEMU this test runs as the inner VMM."""
+    vmtest.require_efi_ground()
     if not shutil.which("qemu-system-x86_64"):
         pytest.fail("no qemu-system-x86_64: install qemu-system-x86 (scripts/deps.sh)",
                     pytrace=False)
