@@ -27,6 +27,8 @@
  *   write-read     a device-writable buffer before a readable one
  *   avail-jump     avail.idx a queue and 3 ahead; avail-far: 0x8000 ahead
  *   kick-storm     20000 notifications of every queue on empty rings, then good
+ *   reset-busy     good requests each followed at once by a reset, then good
+ *   flip           good, its head's address flipped to the BAR and back while it is read
  *   used-on-desc   the used ring on top of the descriptor table, then a good request
  *   size-after-ok  queue size, address and enable written after DRIVER_OK, then good
  *   size-3, size-0 queue sizes the device must refuse at DRIVER_OK
@@ -34,10 +36,10 @@
  *   msix           MSI-X on, absurd vector numbers, table entries with junk addresses and
  *                  data unmasked, writes past the table and to the PBA, then good
  *   good-end       the control once more
- * One line per case:
- *   CASE name result=used|broken|none len=N status=0xNN reset=0xNN [detail]
+ * One line per case, NAME being $VQ_SAMPLE (or "device"):
+ *   RINGS NAME CASE case result=used|broken|none len=N status=0xNN reset=0xNN [detail]
  * (status: read before the reset; reset: read after it), each followed by vq_checkpoint()
- * (vq_driver.h), then RINGS-DONE. Exit status 0, or 1
+ * (vq_driver.h), then RINGS NAME RINGS-DONE. Exit status 0, or 1
  * with a message when it cannot do its work.
  */
 #include "vq_driver.h"
@@ -93,25 +95,28 @@ static uint16_t good_request(unsigned base)
 	return base;
 }
 
-/* What the control request got back, for the detail field. */
+/* What the control request got back, added to the detail field. */
 static void good_detail(void)
 {
 	const uint8_t *in = vqd.page[3];
+	size_t used = strlen(detail);
+	size_t room = sizeof(detail) - used;
+	char *end = detail + used;
 	int32_t err;
 
 	switch (device_id) {
 	case 0x1042:
-		snprintf(detail, sizeof(detail), "blk-status=%u data=%.19s", in[512], in);
+		snprintf(end, room, " blk-status=%u data=%.19s", in[512], in);
 		break;
 	case 0x105a:
 		memcpy(&err, in + 4, 4);
-		snprintf(detail, sizeof(detail), "fuse-error=%d", err);
+		snprintf(end, room, " fuse-error=%d", err);
 		break;
 	case 0x1044: {
 		unsigned nonzero = 0;
 		for (int i = 0; i < 64; i++)
 			nonzero += in[i] != 0xee;
-		snprintf(detail, sizeof(detail), "changed=%u", nonzero);
+		snprintf(end, room, " changed=%u", nonzero);
 		break;
 	}
 	}
@@ -288,6 +293,31 @@ static void c_kick_storm(void)
 	submit_good();
 }
 
+/* Resets while requests may be in flight, then one to wait for. */
+static void c_reset_busy(void)
+{
+	for (int i = 0; i < 8; i++) {
+		submit_good();
+		vq_reset();
+		vq_start(vqd.q.index);
+	}
+	submit_good();
+}
+
+/* The head descriptor's address flips between our buffer and the device's BAR while the
+ * device may be reading it: either outcome is fine, as long as it is one of them. */
+static void c_flip(void)
+{
+	uint64_t addr = vqd.q.desc[good_request(0)].addr;
+
+	for (int i = 0; i < 4000; i++) {
+		vqd.q.desc[0].addr = i & 1 ? vqd.bar_pa : addr;
+		if (i == 1000) /* the kick comes in the middle of the flipping */
+			vq_submit(0);
+	}
+	vqd.q.desc[0].addr = addr;
+}
+
 /* The used ring (6 + 8 * 16 bytes) over descriptors 0..8 of a 16-entry queue; the request
  * sits in descriptors 12.. out of the way of what the device writes. */
 static void c_used_on_desc(void)
@@ -354,14 +384,30 @@ static void msix_entry(volatile uint32_t *t, unsigned i, uint32_t lo, uint32_t h
 	t[4 * i + 3] = ctrl;
 }
 
+/* Vector numbers, written while the queue's registers are still open: the absurd ones
+ * must read back as NO_VECTOR (4.1.4.3.2, 4.1.5.1.2). */
+static void msix_vectors(void)
+{
+	volatile struct vq_common *cc = vqd.cc;
+	unsigned bad_q, bad_cfg, ok_q;
+
+	cc->queue_msix_vector = 0x7ff;
+	bad_q = cc->queue_msix_vector;
+	cc->queue_msix_vector = 0;
+	ok_q = cc->queue_msix_vector;
+	cc->config_msix_vector = 0xfffe;
+	bad_cfg = cc->config_msix_vector;
+	cc->config_msix_vector = 1;
+	snprintf(detail, sizeof(detail), "qvec-bad=0x%x qvec=0x%x cfgvec-bad=0x%x", bad_q, ok_q,
+		 bad_cfg);
+}
+
 /* MSI-X on with junk in the table and vectors; the request's interrupt goes nowhere. */
 static void c_msix(void)
 {
-	volatile struct vq_common *cc = vqd.cc;
 	uint32_t table, pba;
 	uint16_t ctrl, on;
 	volatile uint32_t *t;
-	unsigned bad_q, bad_cfg, ok_q;
 
 	if (!vqd.msix_cap) {
 		snprintf(detail, sizeof(detail), "no-msix");
@@ -385,17 +431,9 @@ static void c_msix(void)
 		t[3] = i & 1;
 		t[0] = 0xdeadbeec + (i << 4);
 	}
-	vq_start_at(vqd.q.index, 0, 0, 0, -1, 1);
-	cc->queue_msix_vector = 0x7ff;
-	bad_q = cc->queue_msix_vector;
-	cc->queue_msix_vector = 0;
-	ok_q = cc->queue_msix_vector;
-	cc->config_msix_vector = 0xfffe;
-	bad_cfg = cc->config_msix_vector;
-	cc->config_msix_vector = 1;
-	cc->device_status = VQ_LIVE;
-	snprintf(detail, sizeof(detail), "qvec-bad=0x%x qvec=0x%x cfgvec-bad=0x%x", bad_q, ok_q,
-		 bad_cfg);
+	vqd.before_enable = msix_vectors;
+	vq_start(vqd.q.index);
+	vqd.before_enable = NULL;
 	submit_good();
 	/* Leave the table masked and MSI-X as Linux left it, for its driver to take back. */
 	if (vq_wait(WAIT_MS, &(uint32_t){0}) >= 0)
@@ -435,6 +473,8 @@ static const struct ring_case cases[] = {
     {"avail-jump", c_avail_jump},
     {"avail-far", c_avail_far},
     {"kick-storm", c_kick_storm},
+    {"reset-busy", c_reset_busy},
+    {"flip", c_flip},
     {"used-on-desc", c_used_on_desc},
     {"size-after-ok", c_size_after_ok},
     {"size-3", c_size_3},
@@ -449,6 +489,7 @@ static const struct ring_case cases[] = {
 
 int main(int argc, char **argv)
 {
+	const char *name = getenv("VQ_SAMPLE") ? getenv("VQ_SAMPLE") : "device";
 	char path[512];
 	FILE *f;
 
@@ -463,7 +504,7 @@ int main(int argc, char **argv)
 		vq_die(path);
 	fclose(f);
 	vq_open(argv[1]);
-	printf("RINGS ram-end=0x%llx bar=0x%llx\n", (unsigned long long)vqd.ram_end,
+	printf("RINGS %s ram-end=0x%llx bar=0x%llx\n", name, (unsigned long long)vqd.ram_end,
 	       (unsigned long long)vqd.bar_pa);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint32_t len = 0;
@@ -477,16 +518,17 @@ int main(int argc, char **argv)
 		cases[i].run();
 		r = vq_wait(WAIT_MS, &len);
 		status = vq_status();
-		if (r > 0 && !detail[0])
+		if (r > 0)
 			good_detail();
 		after = vq_reset();
-		printf("CASE %s result=%s len=%u status=0x%02x reset=0x%02x %s\n", cases[i].name,
+		printf("RINGS %s CASE %s result=%s len=%u status=0x%02x reset=0x%02x %s\n", name,
+		       cases[i].name,
 		       r > 0	? "used"
 		       : r == 0 ? "broken"
 				: "none",
 		       len, status, after, detail);
 		vq_checkpoint(cases[i].name);
 	}
-	printf("RINGS-DONE\n");
+	printf("RINGS %s RINGS-DONE\n", name);
 	return 0;
 }

@@ -90,6 +90,9 @@ static struct {
 	uint64_t pa[VQ_PAGES];
 	uint64_t ram_end; /* first address above the highest System RAM */
 	struct vq q;
+	/* Called by vq_start_at() with the queue under test selected, just before its enable:
+	 * the last moment its registers (MSI-X vector, size) are writable. */
+	void (*before_enable)(void);
 } vqd;
 
 static inline void vq_die(const char *what)
@@ -326,6 +329,8 @@ static inline void vq_start_at(unsigned index, uint64_t desc, uint64_t avail, ui
 	q->avail_idx = q->used_seen = 0;
 	vq_set_queue(index, size >= 0 ? (uint16_t)size : q->size, desc ? desc : q->desc_pa,
 		     avail ? avail : q->avail_pa, used ? used : q->used_pa);
+	if (vqd.before_enable)
+		vqd.before_enable();
 	vqd.cc->queue_enable = 1;
 	if (!stop_before_ok)
 		vqd.cc->device_status = VQ_LIVE;
@@ -370,7 +375,8 @@ static inline int vq_wait(unsigned ms, uint32_t *len)
 	for (unsigned i = 0; i < ms; i++) {
 		if (vq_used_idx() != q->used_seen) {
 			__atomic_thread_fence(__ATOMIC_SEQ_CST);
-			*len = q->used[2 + 2 * (q->used_seen % q->size) + 1];
+			*len = q->used[2 + 2 * (q->used_seen %
+						q->size)]; /* after flags|idx and the id */
 			q->used_seen++;
 			return 1;
 		}
