@@ -63,7 +63,8 @@ FUSE_EXPECT = {
     "reply-none": "none", "split": 0, "lookup": 0, "open": 0, "read-4g": 0,
     "read-bad-fh": None, "write-short": None, "batch-forget": "none",
     "batch-forget-cut": "none", "forget-root": "none", "forget-file": "none",
-    "forget-unknown": "none", "getattr-root": 0, "lookup-again": 0, "destroy": 0,
+    "forget-unknown": "none", "lookup-3": 0, "hiprio-batch-forget": "none",
+    "hiprio-forget-root": "none", "hiprio-getattr": "none", "getattr-root": 0, "lookup-again": 0, "destroy": 0,
     "after-destroy": -EIO, "init-after-destroy": 0, "getattr-end": 0,
 }
 CANARY = b"host secret next to the share\n"

@@ -10,7 +10,7 @@
  * lengths larger and smaller than the buffer, unknown opcodes, names without a NUL, too long,
  * or climbing out of the share, a READ of 4 GiB - 1 bytes into a small buffer, a nested
  * FUSE_INIT, FORGET and BATCH_FORGET with absurd counts (the server acts on forgets on any
- * queue; hiprio is just where Linux sends them), replies with no room, a request cut into
+ * queue, and on the hiprio queue too), replies with no room, a request cut into
  * one-byte buffers, absurd extension lengths, and requests after DESTROY.
  * One line per request:
  *   FUSE name result=used|broken|none len=N error=E status=0xNN [detail]
@@ -42,7 +42,7 @@ struct call {
 
 /* Sends one request on the request queue and prints its line. Returns the reply's error
  * (0 without a reply); the reply stays in page 3. */
-static int fuse_call(const char *name, const struct call *c, const char *detail)
+static int fuse_call(const char *name, const struct call *c)
 {
 	struct fuse_in_header hdr = {.opcode = c->opcode,
 				     .unique = unique++,
@@ -74,13 +74,52 @@ static int fuse_call(const char *name, const struct call *c, const char *detail)
 	r = vq_wait(WAIT_MS, &len);
 	if (r > 0 && len >= sizeof(struct fuse_out_header))
 		memcpy(&err, vqd.page[3] + 4, 4);
-	printf("FUSE %s result=%s len=%u error=%d status=0x%02x %s\n", name,
-	       r > 0	? "used"
-	       : r == 0 ? "broken"
-			: "none",
-	       len, err, vq_status(), detail ? detail : "");
+	printf("FUSE %s result=%s len=%u error=%d status=0x%02x\n", name,
+	       r > 0 ? "used" : (r == 0 ? "broken" : "none"), len, err, vq_status());
 	vq_checkpoint(name);
 	return err;
+}
+
+/*
+ * A request on the hiprio queue (queue 0, on its 16-entry rings at the start of page 0, see
+ * vq_driver.h): one readable buffer, no reply buffer, as Linux sends forgets. Prints its
+ * line like fuse_call().
+ */
+static void hiprio_call(const char *name, uint32_t opcode, uint64_t nodeid, const void *arg,
+			size_t arg_len)
+{
+	struct fuse_in_header hdr = {
+	    .len = sizeof(hdr) + arg_len, .opcode = opcode, .unique = unique++, .nodeid = nodeid};
+	volatile struct vq_desc *desc = (volatile struct vq_desc *)vqd.page[0];
+	volatile uint16_t *avail = (volatile uint16_t *)(vqd.page[0] + 256);
+	volatile uint32_t *used = (volatile uint32_t *)(vqd.page[0] + 296);
+	static uint16_t idx;
+	const char *result = "none";
+
+	memcpy(vqd.page[6], &hdr, sizeof(hdr));
+	memcpy(vqd.page[6] + sizeof(hdr), arg, arg_len);
+	desc[0].addr = vqd.pa[6];
+	desc[0].len = sizeof(hdr) + arg_len;
+	desc[0].flags = 0;
+	avail[2 + idx % VQ_SIZE_OTHER] = 0;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	avail[1] = ++idx;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	vq_notify(0);
+	for (int i = 0; i < WAIT_MS; i++, vq_sleep_ms(1)) {
+		if ((uint16_t)(used[0] >> 16) == idx) {
+			result = "used";
+			break;
+		}
+		if (vq_status() & VQ_NEEDS_RESET) {
+			result = "broken";
+			break;
+		}
+	}
+	printf("FUSE %s result=%s len=%u error=0 status=0x%02x\n", name, result,
+	       strcmp(result, "used") ? 0 : used[1 + 2 * ((idx - 1) % VQ_SIZE_OTHER) + 1],
+	       vq_status());
+	vq_checkpoint(name);
 }
 
 static int fuse_init(const char *name)
@@ -88,7 +127,7 @@ static int fuse_init(const char *name)
 	struct fuse_init_in in = {.major = 7, .minor = 31, .max_readahead = 65536};
 	struct call c = {FUSE_INIT, 0, &in, 16, .reply = 256};
 
-	return fuse_call(name, &c, NULL);
+	return fuse_call(name, &c);
 }
 
 static int getattr(const char *name, uint64_t node, uint32_t reply, int split)
@@ -96,14 +135,14 @@ static int getattr(const char *name, uint64_t node, uint32_t reply, int split)
 	struct fuse_getattr_in in = {0};
 	struct call c = {FUSE_GETATTR, node, &in, sizeof(in), .reply = reply, .split = split};
 
-	return fuse_call(name, &c, NULL);
+	return fuse_call(name, &c);
 }
 
 static int lookup(const char *name, const char *s, size_t len, uint64_t *node)
 {
 	struct call c = {FUSE_LOOKUP, FUSE_ROOT_ID, NULL, 0, s, len, .reply = 256};
 	struct fuse_entry_out e;
-	int err = fuse_call(name, &c, NULL);
+	int err = fuse_call(name, &c);
 
 	memcpy(&e, vqd.page[3] + sizeof(struct fuse_out_header), sizeof(e));
 	if (node)
@@ -119,22 +158,22 @@ static void bad_requests(void)
 	struct call c = {FUSE_GETATTR, FUSE_ROOT_ID, &ga, sizeof(ga), .reply = 256};
 
 	c.len_delta = 100;
-	fuse_call("len-long", &c, NULL);
+	fuse_call("len-long", &c);
 	c.len_delta = -8;
-	fuse_call("len-short", &c, NULL);
+	fuse_call("len-short", &c);
 	c.len_delta = 0xffffffffLL - (int64_t)(sizeof(struct fuse_in_header) + sizeof(ga));
-	fuse_call("len-4g", &c, NULL);
+	fuse_call("len-4g", &c);
 	c.len_delta = 0;
 	c.extlen = 0xffff;
-	fuse_call("extlen", &c, NULL);
+	fuse_call("extlen", &c);
 	c.extlen = 0;
 	c.opcode = 9999;
-	fuse_call("opcode-9999", &c, NULL);
+	fuse_call("opcode-9999", &c);
 	c.opcode = 0;
-	fuse_call("opcode-0", &c, NULL);
+	fuse_call("opcode-0", &c);
 	c.opcode = FUSE_GETATTR;
 	c.nodeid = 0xdeadbeef;
-	fuse_call("node-unknown", &c, NULL);
+	fuse_call("node-unknown", &c);
 
 	lookup("name-no-nul", "from-host.txt", 13, NULL);
 	memset(longname, 'a', sizeof(longname));
@@ -164,33 +203,39 @@ static void file_requests(void)
 
 	lookup("lookup", "from-host.txt", 14, &node);
 	c = (struct call){FUSE_OPEN, node, &oi, sizeof(oi), .reply = 256};
-	fuse_call("open", &c, NULL);
+	fuse_call("open", &c);
 	memcpy(&oo, vqd.page[3] + sizeof(struct fuse_out_header), sizeof(oo));
 	ri.fh = oo.fh;
 	c = (struct call){FUSE_READ, node, &ri, sizeof(ri), .reply = 16 + 4096};
-	fuse_call("read-4g", &c, NULL);
+	fuse_call("read-4g", &c);
 	printf("FUSE read-data %.9s\n", (char *)vqd.page[3] + sizeof(struct fuse_out_header));
 	c.reply = 20;
-	fuse_call("read-4g-small", &c, NULL);
+	fuse_call("read-4g-small", &c);
 	ri.fh = 0xdeadbeef;
 	c.reply = 256;
-	fuse_call("read-bad-fh", &c, NULL);
+	fuse_call("read-bad-fh", &c);
 	/* A WRITE claiming 4096 bytes with 5 behind it, on a file opened read-only. */
 	wi.fh = oo.fh;
 	c = (struct call){FUSE_WRITE, node, &wi, sizeof(wi), "EVIL!", 5, .reply = 256};
-	fuse_call("write-short", &c, NULL);
+	fuse_call("write-short", &c);
 
 	bf.one[0].nodeid = node;
 	c = (struct call){FUSE_BATCH_FORGET, 0, &bf, sizeof(bf), .reply = 256};
-	fuse_call("batch-forget", &c, NULL);
+	fuse_call("batch-forget", &c);
 	c = (struct call){FUSE_BATCH_FORGET, 0, &bf, sizeof(bf.in) + 7, .reply = 256};
-	fuse_call("batch-forget-cut", &c, NULL);
+	fuse_call("batch-forget-cut", &c);
 	c = (struct call){FUSE_FORGET, FUSE_ROOT_ID, &fi, sizeof(fi), .reply = 256};
-	fuse_call("forget-root", &c, NULL);
+	fuse_call("forget-root", &c);
 	c.nodeid = node;
-	fuse_call("forget-file", &c, NULL);
+	fuse_call("forget-file", &c);
 	c.nodeid = 0xdeadbeef;
-	fuse_call("forget-unknown", &c, NULL);
+	fuse_call("forget-unknown", &c);
+	lookup("lookup-3", "from-host.txt", 14, &node);
+	bf.one[0].nodeid = node;
+	hiprio_call("hiprio-batch-forget", FUSE_BATCH_FORGET, 0, &bf, sizeof(bf));
+	hiprio_call("hiprio-forget-root", FUSE_FORGET, FUSE_ROOT_ID, &fi, sizeof(fi));
+	hiprio_call("hiprio-getattr", FUSE_GETATTR, FUSE_ROOT_ID, &(struct fuse_getattr_in){0},
+		    sizeof(struct fuse_getattr_in));
 	getattr("getattr-root", FUSE_ROOT_ID, 256, 0);
 	lookup("lookup-again", "from-host.txt", 14, NULL);
 }
@@ -211,7 +256,7 @@ int main(int argc, char **argv)
 	fuse_init("init-again");
 	bad_requests();
 	file_requests();
-	fuse_call("destroy", &destroy, NULL);
+	fuse_call("destroy", &destroy);
 	getattr("after-destroy", FUSE_ROOT_ID, 256, 0);
 	fuse_init("init-after-destroy");
 	getattr("getattr-end", FUSE_ROOT_ID, 256, 0);

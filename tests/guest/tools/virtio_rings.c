@@ -310,7 +310,7 @@ static void c_flip(void)
 {
 	uint64_t addr = vqd.q.desc[good_request(0)].addr;
 
-	for (int i = 0; i < 4000; i++) {
+	for (int i = 0; i < 1 << 20; i++) { /* a few milliseconds */
 		vqd.q.desc[0].addr = i & 1 ? vqd.bar_pa : addr;
 		if (i == 1000) /* the kick comes in the middle of the flipping */
 			vq_submit(0);
@@ -522,11 +522,8 @@ int main(int argc, char **argv)
 			good_detail();
 		after = vq_reset();
 		printf("RINGS %s CASE %s result=%s len=%u status=0x%02x reset=0x%02x %s\n", name,
-		       cases[i].name,
-		       r > 0	? "used"
-		       : r == 0 ? "broken"
-				: "none",
-		       len, status, after, detail);
+		       cases[i].name, r > 0 ? "used" : (r == 0 ? "broken" : "none"), len, status,
+		       after, detail);
 		vq_checkpoint(cases[i].name);
 	}
 	printf("RINGS %s RINGS-DONE\n", name);
