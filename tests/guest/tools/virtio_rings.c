@@ -322,7 +322,7 @@ static void c_flip(void)
  * sits in descriptors 12.. out of the way of what the device writes. */
 static void c_used_on_desc(void)
 {
-	vq_start_at(vqd.q.index, 0, 0, vqd.pa[1], 16, 0);
+	vq_start_at(vqd.q.index, 0, 0, vqd.pa[1], 16);
 	vqd.q.size = 16;
 	vqd.q.used = (volatile uint32_t *)vqd.page[1];
 	vq_submit(good_request(12));
@@ -347,32 +347,32 @@ static void c_size_after_ok(void)
 
 static void c_size_3(void)
 {
-	vq_start_at(vqd.q.index, 0, 0, 0, 3, 0);
+	vq_start_at(vqd.q.index, 0, 0, 0, 3);
 }
 
 static void c_size_0(void)
 {
-	vq_start_at(vqd.q.index, 0, 0, 0, 0, 0);
+	vq_start_at(vqd.q.index, 0, 0, 0, 0);
 }
 
 static void c_ring_bar(void)
 {
-	vq_start_at(vqd.q.index, vqd.bar_pa, 0, 0, -1, 0);
+	vq_start_at(vqd.q.index, vqd.bar_pa, 0, 0, -1);
 }
 
 static void c_ring_past_ram(void)
 {
-	vq_start_at(vqd.q.index, vqd.ram_end - 64, 0, 0, -1, 0);
+	vq_start_at(vqd.q.index, vqd.ram_end - 64, 0, 0, -1);
 }
 
 static void c_ring_above_ram(void)
 {
-	vq_start_at(vqd.q.index, 1ULL << 40, 0, 0, -1, 0);
+	vq_start_at(vqd.q.index, 1ULL << 40, 0, 0, -1);
 }
 
 static void c_used_odd(void)
 {
-	vq_start_at(vqd.q.index, 0, 0, vqd.pa[1] + 1280 + 2, -1, 0);
+	vq_start_at(vqd.q.index, 0, 0, vqd.pa[1] + 1280 + 2, -1);
 }
 
 static void msix_entry(volatile uint32_t *t, unsigned i, uint32_t lo, uint32_t hi, uint32_t data,

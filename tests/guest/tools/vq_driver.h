@@ -296,10 +296,10 @@ static inline void vq_set_queue(unsigned q, uint16_t size, uint64_t desc, uint64
 }
 
 /* Every queue on zeroed rings, the one under test (index) on page 1 with the given ring
- * addresses (0: the usual place) and size (negative: the usual one), all enabled;
- * DRIVER_OK unless stop_before_ok. */
+ * addresses (0: the usual place) and size (negative: the usual one), all enabled, then
+ * DRIVER_OK. */
 static inline void vq_start_at(unsigned index, uint64_t desc, uint64_t avail, uint64_t used,
-			       int size, int stop_before_ok)
+			       int size)
 {
 	struct vq *q = &vqd.q;
 
@@ -332,13 +332,12 @@ static inline void vq_start_at(unsigned index, uint64_t desc, uint64_t avail, ui
 	if (vqd.before_enable)
 		vqd.before_enable();
 	vqd.cc->queue_enable = 1;
-	if (!stop_before_ok)
-		vqd.cc->device_status = VQ_LIVE;
+	vqd.cc->device_status = VQ_LIVE;
 }
 
 static inline void vq_start(unsigned index)
 {
-	vq_start_at(index, 0, 0, 0, -1, 0);
+	vq_start_at(index, 0, 0, 0, -1);
 }
 
 static inline void vq_notify(unsigned q)
