@@ -4,7 +4,7 @@
  * reading only inside it (ASan watches libFuzzer's exact-size copy), and an accepted image must
  * load into a small guest RAM or fail with a reason, writing only inside that RAM.
  *
- * Seeds (tests/fuzz/corpus/fuzz_kernel) come from `build/tests/test_kernel --write-seeds DIR`.
+ * Seeds (tests/fuzz/corpus/fuzz_kernel) come from `build/tests/test_kernel_parse --write-seeds DIR`.
  */
 #include <errno.h>
 #include <stdlib.h>
