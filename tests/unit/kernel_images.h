@@ -14,6 +14,7 @@
 
 #include "arch/x86/layout.h"
 #include "boot/kernel.h"
+#include "bytes.h"
 #include "unit.h"
 
 #define RAM_SIZE (64 * MiB)
@@ -37,15 +38,6 @@ static inline void put64(uint8_t *p, uint64_t v)
 {
 	put32(p, v);
 	put32(p + 4, v >> 32);
-}
-
-static inline uint64_t get(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
 }
 
 /* ---- a fake guest RAM at gpa 0 ---- */

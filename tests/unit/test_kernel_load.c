@@ -345,22 +345,22 @@ static void test_elf_load(void)
 	/* The ELF headers and notes are not loaded anywhere. */
 	CHECK_EQ(m[LAYOUT_HIGH_MEM], 0xcc);
 
-	CHECK_EQ(get(si + 0, 4), 0x336ec578);
-	CHECK_EQ(get(si + 4, 4), 1);
-	CHECK_EQ(get(si + 8, 4), 0);
-	CHECK_EQ(get(si + 12, 4), 1);
-	modlist = get(si + 16, 8);
-	CHECK_EQ(get(si + 24, 8), LAYOUT_CMDLINE);
+	CHECK_EQ(le(si + 0, 4), 0x336ec578);
+	CHECK_EQ(le(si + 4, 4), 1);
+	CHECK_EQ(le(si + 8, 4), 0);
+	CHECK_EQ(le(si + 12, 4), 1);
+	modlist = le(si + 16, 8);
+	CHECK_EQ(le(si + 24, 8), LAYOUT_CMDLINE);
 	CHECK_STR((const char *)m + LAYOUT_CMDLINE, args.cmdline);
-	CHECK_EQ(get(si + 32, 8), RSDP);
-	memmap = get(si + 40, 8);
-	CHECK_EQ(get(si + 48, 4), TEST_E820_COUNT);
+	CHECK_EQ(le(si + 32, 8), RSDP);
+	memmap = le(si + 40, 8);
+	CHECK_EQ(le(si + 48, 4), TEST_E820_COUNT);
 
 	/* The module list: one entry, the initramfs, above the kernel and page-aligned. */
 	CHECK(modlist > 0 && modlist + 32 <= LAYOUT_ZERO_PAGE);
-	initrd = get(m + modlist, 8);
-	CHECK_EQ(get(m + modlist + 8, 8), INITRD_SIZE);
-	CHECK_EQ(get(m + modlist + 16, 8), 0);
+	initrd = le(m + modlist, 8);
+	CHECK_EQ(le(m + modlist + 8, 8), INITRD_SIZE);
+	CHECK_EQ(le(m + modlist + 16, 8), 0);
 	CHECK_EQ(initrd & 0xfff, 0);
 	CHECK(initrd >= SEG_B_PADDR + SEG_B_SIZE);
 	CHECK(initrd + INITRD_SIZE <= RAM_SIZE);
@@ -372,10 +372,10 @@ static void test_elf_load(void)
 	CHECK(memmap >= modlist + 32 || memmap + TEST_E820_COUNT * 24 <= modlist);
 	for (unsigned i = 0; i < TEST_E820_COUNT; i++) {
 		const uint8_t *e = m + memmap + i * 24;
-		CHECK_EQ(get(e, 8), test_e820[i].addr);
-		CHECK_EQ(get(e + 8, 8), test_e820[i].size);
-		CHECK_EQ(get(e + 16, 4), test_e820[i].type);
-		CHECK_EQ(get(e + 20, 4), 0);
+		CHECK_EQ(le(e, 8), test_e820[i].addr);
+		CHECK_EQ(le(e + 8, 8), test_e820[i].size);
+		CHECK_EQ(le(e + 16, 4), test_e820[i].type);
+		CHECK_EQ(le(e + 20, 4), 0);
 	}
 
 	close(fd);
@@ -395,15 +395,15 @@ static void test_elf_load_variants(void)
 	elf_build(4);
 	CHECK_EQ(load(elf, elf_size, &args, &entry), 0);
 	CHECK_EQ(entry.rip, PVH_ENTRY);
-	CHECK_EQ(get(si + 12, 4), 0);
-	CHECK_EQ(get(si + 16, 8), 0);
+	CHECK_EQ(le(si + 12, 4), 0);
+	CHECK_EQ(le(si + 16, 8), 0);
 
 	/* An empty initramfs file: no module. */
 	fd = initrd_file(0);
 	args = args_default(fd, 0);
 	CHECK_EQ(load(elf, elf_size, &args, &entry), 0);
-	CHECK_EQ(get(si + 12, 4), 0);
-	CHECK_EQ(get(si + 16, 8), 0);
+	CHECK_EQ(le(si + 12, 4), 0);
+	CHECK_EQ(le(si + 16, 8), 0);
 	close(fd);
 	args = args_default(-1, 0);
 
@@ -443,7 +443,7 @@ static void test_elf_load_variants(void)
 	CHECK_EQ(load(elf, elf_size, &args, &entry), -EIO);
 	args.initrd_size = 16;
 	CHECK_EQ(load(elf, elf_size, &args, &entry), 0);
-	CHECK_EQ(get(si + 12, 4), 1);
+	CHECK_EQ(le(si + 12, 4), 1);
 	close(fd);
 
 	/* A segment past the end of RAM, or straddling it. */
