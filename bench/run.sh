@@ -24,11 +24,12 @@ for f in bench/bench_*.py; do
 	case ",${BENCH:-$name}," in *",$name,"*) ;; *) continue ;; esac
 	echo "== $name" >&2
 	start=$(date +%s)
-	if scripts/with-kvm.sh /usr/bin/python3 "$f"; then
-		status=ok
-	else
+	scripts/with-kvm.sh /usr/bin/python3 "$f"
+	rc=$?
+	status=ok
+	if [ "$rc" != 0 ]; then
 		status=failed
-		echo "== $name failed (exit status $?)" >&2
+		echo "== $name failed (exit status $rc)" >&2
 	fi
 	echo "$name $status $(($(date +%s) - start))" >>"$parts"
 done
