@@ -90,7 +90,7 @@ $(shell mkdir -p build; f='$(strip $(sort $(features)))'; \
 	{ [ -e $(FEATURES_STAMP) ] && [ "$$(cat $(FEATURES_STAMP))" = "$$f" ]; } || echo "$$f" >$(FEATURES_STAMP))
 
 .PHONY: all clean check unit unit-asan fuzz fuzz-build fuzz-long integration run run-disk deps bench \
-	format guest guest-std guest-tools efi-iso install uninstall check-nofeat
+	format guest guest-std guest-tools efi-iso install uninstall check-nofeat bench-test
 
 all: $(BIN)
 
@@ -213,6 +213,7 @@ integration: smolvm guest guest-std guest-tools efi-iso
 check: deps
 	$(MAKE) smolvm
 	$(MAKE) unit
+	$(MAKE) bench-test
 	$(MAKE) check-nofeat
 	$(MAKE) fuzz FUZZ_SECONDS=$(or $(CHECK_FUZZ_SECONDS),20)
 	$(MAKE) integration
@@ -237,8 +238,14 @@ install: smolvm build/smolvm.1
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/smolvm $(DESTDIR)$(MANDIR)/man1/smolvm.1
 
+# The benchmark's summary and compare.py on canned results: no VM, a second.
+bench-test:
+	$(PYTEST) -q -p no:cacheprovider tests/bench
+
+# Each part in a KVM machine of its own (bench/run.sh), then the summary of every row against
+# its target, also written to bench/results/DATE.json (not in git; bench/compare.py OLD NEW).
 bench: smolvm guest guest-std guest-tools
-	scripts/with-kvm.sh bench/run.sh
+	bench/run.sh
 
 format:
 	clang-format -i $(SRC) $(shell find src -name '*.h') $(UNIT_SRC) $(wildcard tests/unit/*.h) $(FUZZ_SRC)

@@ -159,6 +159,12 @@ def main():
                                ("frames/s written to /dev/fb0 (mmap)", "fb"),
                                ("flushes/s of /dev/fb0 (deferred I/O)", "flush"),
                                ("own RSS MiB, window open", "rss")]]
+    for label, key in [("frames/s, DRM dumb buffer + DIRTYFB", "drm"),
+                       ("frames/s written to /dev/fb0 (mmap)", "fb"),
+                       ("flushes/s of /dev/fb0 (deferred I/O)", "flush"),
+                       ("own RSS MiB, window open", "rss")]:
+        b.record("display", label, s[key] if s else None, q[key] if q else None,
+                 s[key] / q[key] if s and q and q[key] else None, "QEMU pc")
     b.table(f"Display: 800x600 full-frame redraws for {SECONDS} s, -display sdl under Xvfb, "
             f"-m {MEM} (median of {RUNS})",
             ["row", "smolvm", "QEMU pc", "QEMU pc, SDL software", "smolvm/QEMU",

@@ -472,9 +472,17 @@ static void virtio_pci_bar_write(void *opaque, uint64_t off, unsigned size, uint
 	}
 }
 
+static const char *virtio_pci_bar_label(void *opaque)
+{
+	struct virtio_pci *vp = opaque;
+
+	return vp->vdev->name;
+}
+
 static const struct bus_ops virtio_pci_bar_ops = {
 	.read = virtio_pci_bar_read,
 	.write = virtio_pci_bar_write,
+	.label = virtio_pci_bar_label,
 };
 
 /* Follow the BAR: the notify addresses are ioeventfds inside KVM. */
