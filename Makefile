@@ -158,7 +158,7 @@ $(BUILD)/fuzz/libsmolvm.a: $(FUZZ_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/fuzzers/%: tests/fuzz/%.c $(wildcard tests/unit/*.h) $(BUILD)/fuzz/libsmolvm.a
+$(BUILD)/fuzzers/%: tests/fuzz/%.c $(wildcard tests/unit/*.h tests/fuzz/*.h) $(BUILD)/fuzz/libsmolvm.a
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CFLAGS_COMMON) -Itests/unit -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< $(BUILD)/fuzz/libsmolvm.a $(LDLIBS)
 
@@ -241,7 +241,7 @@ bench: smolvm guest guest-std guest-tools
 	scripts/with-kvm.sh bench/run.sh
 
 format:
-	clang-format -i $(SRC) $(shell find src -name '*.h') $(UNIT_SRC) $(wildcard tests/unit/*.h) $(FUZZ_SRC)
+	clang-format -i $(SRC) $(shell find src -name '*.h') $(UNIT_SRC) $(wildcard tests/unit/*.h tests/fuzz/*.h) $(FUZZ_SRC)
 
 clean:
 	rm -rf build smolvm

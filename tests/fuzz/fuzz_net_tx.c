@@ -14,6 +14,7 @@
 #include "net/net_csum.h"
 #include "net/virtio_net.h"
 #include "virtio/virtio.h"
+#include "fuzz.h"
 
 #define RAM_SIZE 0x30000u /* room for a 64 KiB frame beside the rings */
 #define TX_DESC	 0x0000u
@@ -43,12 +44,6 @@ static const unsigned feature_bits[8] = {
     VIRTIO_NET_F_HOST_TSO4,  VIRTIO_NET_F_HOST_TSO6,  VIRTIO_NET_F_HOST_ECN,
     VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_HOST_UFO,
 };
-
-#define fuzz_assert(c)                                                                             \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
 
 static uint8_t linear[NET_FRAME_MAX];
 static uint64_t acked;

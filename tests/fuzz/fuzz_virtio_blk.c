@@ -22,6 +22,7 @@
 #include "devices/blk_image.h"
 #include "devices/blk_request.h"
 #include "virtio/virtq.h"
+#include "fuzz.h"
 
 #define RAM_SIZE   0x40000u
 #define QSIZE	   64
@@ -39,12 +40,6 @@
 #define FUZZ_F_NO_FLUSH	   8 /* FLUSH not negotiated: flush after each write */
 #define FUZZ_F_NO_UNMAP	   16
 #define FUZZ_F_SMALL_LIMIT 32 /* tight range limits */
-
-#define fuzz_assert(c)                                                                             \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
 
 static struct blk_image images[3];
 static uint8_t ro_digest[IMG_SIZE];
