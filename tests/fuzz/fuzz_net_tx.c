@@ -46,6 +46,7 @@ static const unsigned feature_bits[8] = {
 };
 
 static uint8_t linear[NET_FRAME_MAX];
+static uint8_t *ram; /* one exact-size allocation for the process, refilled for each input */
 static uint64_t acked;
 static bool echo;
 
@@ -113,6 +114,14 @@ static const struct net_backend_ops stub_ops = {
     .destroy = stub_destroy,
 };
 
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	ram = malloc(RAM_SIZE);
+	if (!ram)
+		abort();
+	return 0;
+}
+
 static void queue_setup(struct virtio_device *vdev, unsigned q, uint16_t size, uint64_t desc,
 			uint64_t avail, uint64_t used, uint8_t flags)
 {
@@ -145,11 +154,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(&h, data, sizeof(h));
 	data += sizeof(h);
 	size -= sizeof(h);
-	mem.region[0] = (struct guest_mem_region){.gpa = 0, .size = RAM_SIZE};
-	mem.region[0].host = calloc(1, RAM_SIZE);
-	if (!mem.region[0].host)
-		abort();
-	memcpy(mem.region[0].host, data, size < RAM_SIZE ? size : RAM_SIZE);
+	mem.region[0] = (struct guest_mem_region){.gpa = 0, .size = RAM_SIZE, .host = ram};
+	if (size > RAM_SIZE)
+		size = RAM_SIZE;
+	memcpy(ram, data, size);
+	memset(ram + size, 0, RAM_SIZE - size);
 
 	*be = (struct net_backend){.ops = &stub_ops, .features = 0};
 	vdev = virtio_net_new(&cfg, be);
@@ -181,7 +190,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_assert(st.rx.pending <= NET_RX_PENDING_FRAMES);
 	fuzz_assert(st.rx.pending_bytes <= NET_RX_PENDING_BYTES);
 	virtio_net_free(vdev);
-	free(mem.region[0].host);
 	return 0;
 out_be:
 	free(be);
