@@ -16,7 +16,6 @@
 #include <dirent.h>
 #include <sched.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fake_machine.h"

@@ -81,7 +81,7 @@ static uint16_t used_idx(unsigned q)
 			       __ATOMIC_ACQUIRE);
 }
 
-/* The transmit thread has used every chain posted (or 1 s passed: a hang is a bug too). It
+/* The transmit thread has used every chain posted (within 2 s: a hang is a bug too). It
  * yields rather than sleeps: the thread is usually done within microseconds. */
 static void tx_drain(void)
 {
