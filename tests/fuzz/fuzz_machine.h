@@ -75,24 +75,29 @@ static inline void fuzz_machine_pause(unsigned n)
 }
 
 /*
- * After an input: the process has the threads and descriptors it had at the first input
- * (counted then: libFuzzer starts its own threads after initializing), else a trap.
+ * Before each input. The first counts the threads and descriptors the process has (libFuzzer
+ * starts its own threads after initializing), before the input can leak one.
  */
+static inline void fuzz_machine_begin(void)
+{
+	if (fuzz_quiet.task_dir)
+		return;
+	fuzz_quiet.task_dir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fuzz_quiet.fd_dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fuzz_quiet.task_dir < 0 || fuzz_quiet.fd_dir < 0)
+		fake_machine_die("open /proc");
+	fuzz_quiet.threads = fake_count_dir("/proc/self/task", 0);
+	fuzz_quiet.fds = fake_count_dir("/proc/self/fd", 0);
+	fuzz_quiet.raw_threads = fuzz_quiet.threads;
+	fuzz_quiet.raw_fds = fuzz_count_entries(fuzz_quiet.fd_dir);
+}
+
+/* After an input: the process has the threads and descriptors fuzz_machine_begin counted,
+ * else a trap. */
 static inline void fuzz_machine_check_quiet(void)
 {
 	unsigned threads, fds;
 
-	if (!fuzz_quiet.task_dir) {
-		fuzz_quiet.task_dir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		fuzz_quiet.fd_dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fuzz_quiet.task_dir < 0 || fuzz_quiet.fd_dir < 0)
-			fake_machine_die("open /proc");
-		fuzz_quiet.threads = fake_count_dir("/proc/self/task", 0);
-		fuzz_quiet.fds = fake_count_dir("/proc/self/fd", 0);
-		fuzz_quiet.raw_threads = fuzz_quiet.threads;
-		fuzz_quiet.raw_fds = fuzz_count_entries(fuzz_quiet.fd_dir);
-		return;
-	}
 	/* A thread just joined may linger a moment: yield a little before looking closer. */
 	for (unsigned tries = 0; tries < 64; tries++) {
 		threads = fuzz_count_entries(fuzz_quiet.task_dir);

@@ -329,6 +329,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned ops = 0;
 	struct stat st;
 
+	fuzz_machine_begin();
 	model.hostile = model.out_unordered = false;
 	model.out_len = 0;
 	starts = 0;

@@ -146,6 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum fake_dev d;
 	unsigned ops = 0;
 
+	fuzz_machine_begin();
 	starts = 0;
 
 	if (size < 1)
