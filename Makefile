@@ -149,18 +149,21 @@ unit-asan: $(UNIT_BIN)
 check-nofeat:
 	$(MAKE) features= BIN=build/nofeat/smolvm build/nofeat/smolvm unit-asan
 
-# libFuzzer targets (clang), each linked against the library built for fuzzing.
+# libFuzzer targets (clang), each linked against the library built for fuzzing. The library
+# knows it (libFuzzer's FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION): devices a fuzzer starts for
+# every input start fewer worker threads.
+FUZZ_DEFS := -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 $(BUILD)/fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CLANG) $(CFLAGS_COMMON) -Wno-unknown-warning-option -O1 -g -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c -o $@ $<
+	$(CLANG) $(CFLAGS_COMMON) $(FUZZ_DEFS) -Wno-unknown-warning-option -O1 -g -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c -o $@ $<
 
 $(BUILD)/fuzz/libsmolvm.a: $(FUZZ_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/fuzzers/%: tests/fuzz/%.c $(wildcard tests/unit/*.h) $(BUILD)/fuzz/libsmolvm.a
+$(BUILD)/fuzzers/%: tests/fuzz/%.c $(wildcard tests/unit/*.h tests/fuzz/*.h) $(BUILD)/fuzz/libsmolvm.a
 	@mkdir -p $(dir $@)
-	$(CLANG) $(CFLAGS_COMMON) -Itests/unit -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< $(BUILD)/fuzz/libsmolvm.a $(LDLIBS)
+	$(CLANG) $(CFLAGS_COMMON) $(FUZZ_DEFS) -Itests/unit -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< $(BUILD)/fuzz/libsmolvm.a $(LDLIBS)
 
 fuzz-build: $(FUZZ_BIN)
 
@@ -248,7 +251,7 @@ bench: smolvm guest guest-std guest-tools
 	bench/run.sh
 
 format:
-	clang-format -i $(SRC) $(shell find src -name '*.h') $(UNIT_SRC) $(wildcard tests/unit/*.h) $(FUZZ_SRC)
+	clang-format -i $(SRC) $(shell find src -name '*.h') $(UNIT_SRC) $(wildcard tests/unit/*.h tests/fuzz/*.h) $(FUZZ_SRC)
 
 clean:
 	rm -rf build smolvm

@@ -13,15 +13,10 @@
 
 #include "arch/x86/layout.h"
 #include "boot/kernel.h"
+#include "fuzz.h"
 
 /* Small enough to clear quickly, large enough that the seeds load. */
 #define RAM_SIZE (32 * MiB)
-
-#define fuzz_assert(c)                                                                             \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
 
 static const struct e820_entry fuzz_e820[] = {
     {0, LAYOUT_EBDA, E820_RAM},
