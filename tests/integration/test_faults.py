@@ -21,7 +21,7 @@ import subprocess
 import pytest
 
 import vmtest
-from vmtest import marker_value
+from vmtest import marker_value, show
 
 QUICK = 30  # seconds: smolvm refuses these before any guest boots
 
@@ -95,7 +95,7 @@ echo "UMOUNT=$?"
 """
 
 
-def test_full_host_file_system_gives_io_errors_then_recovers(guest, small_fs):
+def test_full_host_file_system_gives_io_errors_then_recovers(guest, small_fs, capsys):
     image = small_fs / "disk.img"
     with open(image, "wb") as f:
         f.truncate(64 << 20)
@@ -131,7 +131,7 @@ def test_full_host_file_system_gives_io_errors_then_recovers(guest, small_fs):
     assert marker_value(r, "UMOUNT") == "0", vm.log
     fsck = subprocess.run([tool("e2fsck"), "-fn", str(image)], capture_output=True, text=True)
     assert fsck.returncode == 0, f"e2fsck -fn:\n{fsck.stdout}\n{fsck.stderr}\n{vm.log}"
-    print(f"\nfull file system: guest write failed ({marker_value(r, 'LOST-ERR')}), "
+    show(capsys, f"full file system: guest write failed ({marker_value(r, 'LOST-ERR')}), "
           f"{marker_value(r, 'KERNEL-IO-ERRORS')} kernel I/O error lines; after freeing "
           f"space the write succeeded and e2fsck -fn is clean")
 
@@ -165,7 +165,7 @@ echo "UMOUNT=$?"
 ENOENT_OR_ESTALE = ("No such file", "nonexistent directory", "Stale file handle")
 
 
-def test_share_directory_removed_while_mounted(guest, tmp_path):
+def test_share_directory_removed_while_mounted(guest, tmp_path, capsys):
     share = tmp_path / "share"
     share.mkdir()
     (share / "old").write_text("old-content\n")
@@ -195,7 +195,7 @@ def test_share_directory_removed_while_mounted(guest, tmp_path):
     # ...while one opened before stays readable, as a removed file does on any POSIX system.
     assert marker_value(r, "OPEN-READ") == "old-content", vm.log
     assert not share.exists(), "the guest brought the directory back"
-    print(f"\nshare removed while mounted: {rcs}, {outs}")
+    show(capsys, f"share removed while mounted: {rcs}, {outs}")
 
 
 HOLD_SCRIPT = r"""
@@ -204,7 +204,7 @@ sleep 600
 """
 
 
-def test_sigkill_leaves_no_stale_lock(guest, tmp_path):
+def test_sigkill_leaves_no_stale_lock(guest, tmp_path, capsys):
     image = tmp_path / "disk.img"
     with open(image, "wb") as f:
         f.truncate(8 << 20)
@@ -224,5 +224,5 @@ def test_sigkill_leaves_no_stale_lock(guest, tmp_path):
         ["disk.img"], list(tmp_path.iterdir())
     r = guest.run("echo OPENED-AGAIN", extra=["-drive", f"file={image},format=raw"])
     vmtest.check_output(r, "OPENED-AGAIN")
-    print(f"\nsecond smolvm while the first ran: exit 2, {line!r}; after SIGKILL the "
+    show(capsys, f"second smolvm while the first ran: exit 2, {line!r}; after SIGKILL the "
           "image opened again")

@@ -6,11 +6,15 @@ server on the host through its gateway, writes a file into its own share, and po
 with exit status 0. Boot times (smolvm started to the guest's first line) are printed as
 min/median/max, never asserted beyond the boot timeout.
 
-test_console_answers_under_load runs a disk, network and share load in the background of one
-guest and times the console's echo of a line sent every few seconds.
+test_console_answers_under_load times the console's echo of a line, first with the guest idle,
+then with a disk, network and share load running in its background (SMOLVM_LOAD_KINDS picks
+some of them), and asserts a generous bound; issue 14's 1 s is reported, not asserted (the
+nested machine on a busy host misses it even with no load: tests/integration/README.md).
 
-Both take minutes in the nested machine (one emulated CPU): `make check-load` runs this file,
-`make check` does not.
+Twenty VMs share the nested machine's one CPU: 2 minutes on an idle host, 8 on a busy one,
+too long for a part of `make check` (600 s each). So test_many_vms_at_once is marked `load`,
+which pytest.ini leaves out unless `-m load` is given: `make check-load` runs it in a part with
+a longer timeout (SMOLVM_LOAD_VMS=5 makes it shorter). The console test is part of make check.
 """
 
 import os
@@ -22,12 +26,14 @@ import time
 import pytest
 
 import vmtest
+from vmtest import show
 
 NETTOOL = vmtest.REPO / "build" / "guest-tools" / "nettool"
 VMS = int(os.environ.get("SMOLVM_LOAD_VMS", "20"))
 # Every VM boots and works while the others do: in the nested machine, where one emulated
-# CPU runs them all, twenty take minutes. Only a hang should trip this.
-MANY_TIMEOUT = float(os.environ.get("SMOLVM_LOAD_TIMEOUT", "480"))
+# CPU runs them all, twenty take 2 minutes on an idle host and 8 on a busy one. Only a hang
+# should trip this.
+MANY_TIMEOUT = float(os.environ.get("SMOLVM_LOAD_TIMEOUT", "1200"))
 
 
 def nettool():
@@ -54,14 +60,18 @@ class LineServer:
                 c, _ = self.sock.accept()
             except OSError:
                 return
-            with c:
-                try:
-                    c.settimeout(30)
-                    line = c.makefile("rb").readline().strip()
-                    self.lines.append(line.decode(errors="replace"))
-                    c.sendall(b"host-ok:" + line + b"\n")
-                except OSError:
-                    pass
+            # A thread each: a guest the crowd starves of CPU must not hold up the others.
+            threading.Thread(target=self._answer, args=(c,), daemon=True).start()
+
+    def _answer(self, c):
+        with c:
+            try:
+                c.settimeout(MANY_TIMEOUT)
+                line = c.makefile("rb").readline().strip()
+                self.lines.append(line.decode(errors="replace"))
+                c.sendall(b"host-ok:" + line + b"\n")
+            except OSError:
+                pass
 
     def close(self):
         try:
@@ -87,7 +97,7 @@ b=$(dd if=/dev/vda bs=64k skip=1 count=16 iflag=direct 2>/dev/null | sha256sum |
 # Network: a DHCP lease from the user network, then a line to the host and its answer.
 ip link set eth0 up
 udhcpc -i eth0 -q -n -t 5 -T 3 >/dev/null 2>&1; echo "DHCP-RC=$?"
-echo "TCP=$(echo vm-{id} | timeout 60 nc 192.168.64.1 {port})"
+echo "TCP=$(echo vm-{id} | nc 192.168.64.1 {port})"
 # Share: read the host's file, write one back.
 mkdir -p /mnt
 mount -t virtiofs load /mnt && echo "SHARE-READ=$(cat /mnt/from-host)"
@@ -149,8 +159,9 @@ def spread(values):
             f"max {max(values):.1f} s")
 
 
+@pytest.mark.load
 @pytest.mark.timeout(MANY_TIMEOUT + 90)
-def test_many_vms_at_once(guest, tmp_path):
+def test_many_vms_at_once(guest, tmp_path, capsys):
     vmtest.require_kvm()
     server = LineServer()
     crowd = [Booted(guest, i, tmp_path, server.port) for i in range(VMS)]
@@ -177,7 +188,9 @@ def test_many_vms_at_once(guest, tmp_path):
                 "SHARE-READ": f"host-{b.i}", "SHARE-WRITE": "0"}
         got = {k: marker(out, k) for k in want}
         if got != want:
-            problems.append(f"VM {b.i}: {got}\n{vmtest.tail(out)}")
+            seen = f"vm-{b.i}" in server.lines
+            problems.append(f"VM {b.i}: {got} (the server got its line: {seen})\n"
+                            f"{vmtest.tail(out)}")
             continue
         with open(b.image, "rb") as f:
             tag = f.read(32).rstrip(b"\0").decode(errors="replace")
@@ -192,9 +205,9 @@ def test_many_vms_at_once(guest, tmp_path):
 
     boots = [b.boot_s for b in crowd]
     kernel = [b.guest_uptime for b in crowd]
-    print(f"\n{VMS} VMs at once, 128 MiB each, all exited 0 after {took:.1f} s")
-    print(f"boot (smolvm started to the guest's first line): {spread(boots)}")
-    print(f"guest uptime at that line: {spread(kernel)}")
+    show(capsys, f"{VMS} VMs at once, 128 MiB each, all exited 0 after {took:.1f} s")
+    show(capsys, f"boot (smolvm started to the guest's first line): {spread(boots)}")
+    show(capsys, f"guest uptime at that line: {spread(kernel)}")
 
 
 LOAD_SCRIPT = r"""
@@ -262,7 +275,7 @@ def ping(vm, name):
     return time.monotonic() - start
 
 
-def test_console_answers_under_load(guest, tmp_path):
+def test_console_answers_under_load(guest, tmp_path, capsys):
     share = tmp_path / "share"
     share.mkdir()
     image = tmp_path / "disk.img"
@@ -299,7 +312,7 @@ def test_console_answers_under_load(guest, tmp_path):
     assert disk_rounds > 0 or "disk" not in LOADS, vm.log
     assert share_rounds > 0 or "share" not in LOADS, vm.log
     worst = max(loaded)
-    print(f"\nconsole echo idle, {IDLE_PINGS} lines: worst {max(idle):.2f} s, median "
+    show(capsys, f"console echo idle, {IDLE_PINGS} lines: worst {max(idle):.2f} s, median "
           f"{statistics.median(idle):.2f} s; under load, {PINGS} lines: worst {worst:.2f} s, "
           f"median {statistics.median(loaded):.2f} s ({sum(x > ISSUE_BOUND for x in loaded)} "
           f"over {ISSUE_BOUND} s); {disk_rounds} disk rounds of 16 MiB, {share_rounds} share "
