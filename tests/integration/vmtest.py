@@ -440,3 +440,10 @@ def marker_value(result, name):
     m = re.search(rf"^{re.escape(name)}=(.*?)\r?$", result.stdout, re.M)
     assert m, f"no {name}= line in the output\n{result.describe()}"
     return m.group(1)
+
+
+def show(capsys, text):
+    """Prints a test's figures (timings, outcomes) past pytest's capture, so the log of
+    `make integration` has them whether the test passes or not."""
+    with capsys.disabled():
+        print(f"\n{text}", flush=True)
