@@ -284,7 +284,7 @@ int main(int argc, char **argv)
 		return EXIT_GUEST_ERROR;
 	/* Everything is open: from here on only the shares (and the monitor's directory) are
 	 * reachable, in every thread, and in the vCPUs and device workers that inherit it. */
-	if (cfg.sandbox && landlock_apply(&cfg) != 0)
+	if (landlock_apply(&cfg) != 0)
 		return EXIT_GUEST_ERROR;
 	for (unsigned i = 0; i < vm.ncpus; i++)
 		if (vcpu_start(&vm.vcpus[i]) != 0)

@@ -274,6 +274,10 @@ int landlock_apply(const struct vm_config *cfg)
 	int abi = landlock_abi(), ruleset, err;
 	struct landlock_ruleset_attr attr = {0};
 
+	if (!cfg->sandbox) {
+		landlock_probe(); /* what the tests compare with */
+		return 0;
+	}
 	/* After a reboot: every thread started since the exec is inside the domain already. */
 	if (abi > 0 && landlock_inherited()) {
 		landlock_on = true;

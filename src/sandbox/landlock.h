@@ -16,9 +16,10 @@ struct vm_config;
 #define LANDLOCK_FS_TRUNCATE_V3 (1ULL << 14)
 
 /*
- * Restrict every thread of this process to what cfg needs (see above); call it from the main
- * thread once setup is done and before threads that start later (vCPUs, device workers)
- * exist. A kernel without Landlock gets one warning line and 0. 0, or -1 after one line.
+ * With cfg->sandbox, restrict every thread of this process to what cfg needs (see above);
+ * call it from the main thread once setup is done and before threads that start later
+ * (vCPUs, device workers) exist. A kernel without Landlock gets one warning line and 0.
+ * 0, or -1 after one line.
  */
 int landlock_apply(const struct vm_config *cfg);
 
