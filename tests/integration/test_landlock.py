@@ -189,3 +189,34 @@ def test_guest_cannot_escape_the_share(guest, tmp_path, sandbox):
     else:
         # The gap Landlock closes: proof that this test sees an escape when there is one.
         assert SECRET2 in vm.log, vm.log
+
+
+REBOOT_SCRIPT = r"""
+mkdir -p /mnt
+mount -t virtiofs share /mnt || echo MOUNT-FAILED
+if [ -e /mnt/booted-once ]; then
+	echo SECOND-BOOT
+else
+	touch /mnt/booted-once
+	echo FIRST-BOOT
+	umount /mnt
+	reboot -f
+fi
+"""
+
+
+def test_reboot_stays_in_the_sandbox(guest, tmp_path, monkeypatch):
+    """A guest reboot re-executes smolvm inside the same Landlock domain (a domain is never
+    lifted): the new process still starts (kernel, initramfs, /dev/kvm, the share) and is
+    still confined."""
+    require_landlock()
+    parent, share, _, _ = make_tree(tmp_path)
+    probes = [f"r:{parent}/secret", f"r:{share}/inside"]
+    monkeypatch.setenv("SMOLVM_SANDBOX_PROBE", "\n".join(probes))
+    r = vmtest.run_smolvm(guest.args(REBOOT_SCRIPT, no_reboot=False,
+                                     extra=["-share", "share", share]), timeout=240)
+    assert r.returncode == 0, r.describe()
+    assert "FIRST-BOOT" in r.stdout and "SECOND-BOOT" in r.stdout, r.describe()
+    assert "MOUNT-FAILED" not in r.stdout, r.describe()
+    assert r.stderr.count(f"sandbox probe: {probes[0]}: Permission denied") == 2, r.describe()
+    assert r.stderr.count(f"sandbox probe: {probes[1]}: ok") == 2, r.describe()
