@@ -6,10 +6,11 @@
  * directories; ABI 3 adds TRUNCATE). What the rules below do not grant is refused with
  * EACCES (EXDEV for a rename or link that would need REFER).
  *
- * A Landlock domain belongs to a thread, not to the process, and Linux before 6.18 cannot
- * impose one on other threads; so each thread that already exists (the window's, SDL's)
+ * A Landlock domain belongs to a thread, not to the process: landlock_restrict_self()
+ * restricts its caller only. So each thread that already exists (the window's, SDL's)
  * restricts itself from a signal handler, and the threads started later (vCPUs and the
- * device workers they start) inherit the domain.
+ * device workers they start) inherit the domain. A thread left out would undo it all: it
+ * shares the memory a compromised thread writes to.
  */
 #include "sandbox/landlock.h"
 
@@ -227,7 +228,11 @@ static int landlock_restrict_others(int ruleset)
 		if (tid <= 0 || tid == gettid() || !landlock_is_user_thread(tid))
 			continue;
 		err = landlock_restrict_thread(tid);
-		if (err)
+		if (err == -ETIMEDOUT)
+			log_error("sandbox: thread %d did not take the Landlock rules within %d s "
+				  "(-sandbox off runs without them)",
+				  (int)tid, LANDLOCK_THREAD_TIMEOUT);
+		else if (err)
 			log_error("sandbox: thread %d cannot take the Landlock rules: %s", (int)tid,
 				  strerror(-err));
 	}
