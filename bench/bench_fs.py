@@ -34,6 +34,8 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 import vmtest  # noqa: E402  (the test guest and its initramfs)
 
+import benchlib  # noqa: E402  (record: the summary's rows)
+
 TAG = "bench"
 MEM = "1G"
 CPUS = 1
@@ -227,6 +229,9 @@ def main():
             q = med["qemu"][i] if "qemu" in med else None
             ratio = f"{(s / q if bigger else q / s):.2f}x" if s and q else "-"
             print(f"| {name} | {show(s, unit)} | {show(q, unit)} | {ratio} |")
+            benchlib.record("fs", f"{name} ({unit})", s or None, q or None,
+                            (s / q if bigger else q / s) if s and q else None,
+                            "QEMU+virtiofsd")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

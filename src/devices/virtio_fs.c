@@ -36,7 +36,11 @@
 /* A 1 MiB WRITE is 256 pages plus headers in one chain (INDIRECT_DESC keeps it one slot). */
 #define FS_QUEUE_SIZE	     1024
 #define FS_REQUEST_QUEUES    1 /* Linux before 6.11 sends everything on the first one */
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+#define FS_WORKERS_PER_QUEUE 2 /* started for each input: the fewest that still race */
+#else
 #define FS_WORKERS_PER_QUEUE 4
+#endif
 #define FS_HIPRIO_QUEUE	     0
 #define FS_WORKER_STACK	     (512 * 1024)
 
