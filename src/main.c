@@ -31,6 +31,7 @@
 #include "devices/virtio_devices.h"
 #include "monitor/monitor.h"
 #include "pci/pci.h"
+#include "sandbox/landlock.h"
 #include "term/console.h"
 #include "term/term.h"
 #include "vmm/features.h"
@@ -210,11 +211,12 @@ static int machine_start_control(struct vm *vm, struct monitor *mon)
 	return mon ? monitor_start(mon, &target) : 0;
 }
 
-/* A guest reboot starts everything afresh: the same command line, a new process. */
+/* A guest reboot starts everything afresh: the same command line, a new process (inside the
+ * Landlock domain of this one, which it is told of). */
 static _Noreturn void machine_restart(char **argv)
 {
 	term_restore();
-	execv("/proc/self/exe", argv);
+	execve("/proc/self/exe", argv, landlock_restart_env());
 	die(EXIT_GUEST_ERROR, "cannot restart after the guest's reboot: %s", strerror(errno));
 }
 
@@ -293,6 +295,10 @@ int main(int argc, char **argv)
 	if (console_init(&vm, !window_console && term_enter_raw()) != 0)
 		return EXIT_GUEST_ERROR;
 	stats_mark("console");
+	/* Everything is open: from here on only the shares (and the monitor's directory) are
+	 * reachable, in every thread, and in the vCPUs and device workers that inherit it. */
+	if (landlock_apply(&cfg) != 0)
+		return EXIT_GUEST_ERROR;
 	for (unsigned i = 0; i < vm.ncpus; i++)
 		if (vcpu_start(&vm.vcpus[i]) != 0)
 			return EXIT_GUEST_ERROR;
