@@ -31,12 +31,14 @@
 #include "devices/virtio_devices.h"
 #include "monitor/monitor.h"
 #include "pci/pci.h"
+#include "sandbox/sandbox.h"
 #include "term/console.h"
 #include "term/term.h"
 #include "vmm/features.h"
 #include "vmm/log.h"
 #include "vmm/main_loop.h"
 #include "vmm/power_down.h"
+#include "vmm/supervise.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -209,14 +211,6 @@ static int machine_start_control(struct vm *vm, struct monitor *mon)
 	return mon ? monitor_start(mon, &target) : 0;
 }
 
-/* A guest reboot starts everything afresh: the same command line, a new process. */
-static _Noreturn void machine_restart(char **argv)
-{
-	term_restore();
-	execv("/proc/self/exe", argv);
-	die(EXIT_GUEST_ERROR, "cannot restart after the guest's reboot: %s", strerror(errno));
-}
-
 int main(int argc, char **argv)
 {
 	struct vm_config cfg;
@@ -228,6 +222,7 @@ int main(int argc, char **argv)
 	int initrd_fd = -1;
 	uint64_t initrd_size = 0;
 	enum vm_stop stop;
+	int ret;
 
 	switch (options_parse(argc, argv, &cfg)) {
 	case OPTIONS_EXIT:
@@ -237,6 +232,11 @@ int main(int argc, char **argv)
 	case OPTIONS_RUN:
 		break;
 	}
+	/* From here on this is the VM's process; a guest reboot starts a fresh one. */
+	supervise_start();
+	ret = sandbox_init(&cfg);
+	if (ret != 0)
+		return ret == -EINVAL ? EXIT_USAGE : EXIT_GUEST_ERROR;
 	/* Bad input files are the user's to fix: refuse them before touching KVM. */
 	if (cfg.firmware) {
 		if (features_firmware_check(&cfg) != 0)
@@ -284,6 +284,7 @@ int main(int argc, char **argv)
 		if (vcpu_start(&vm.vcpus[i]) != 0)
 			return EXIT_GUEST_ERROR;
 
+	sandbox_enter(SANDBOX_MAIN);
 	stop = main_loop_run(&vm);
 	monitor_close(mon);
 	vcpu_stop_all(&vm);
@@ -291,6 +292,6 @@ int main(int argc, char **argv)
 		for (unsigned i = 0; i < vm.ncpus; i++)
 			cpu_dump_state(vm.vcpus[i].fd, i);
 	if (stop == VM_STOP_REBOOT && !cfg.no_reboot)
-		machine_restart(argv);
+		return SUPERVISE_EXIT_REBOOT;
 	return stop == VM_STOP_REBOOT ? 0 : vm.stop_status;
 }

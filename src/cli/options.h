@@ -96,6 +96,7 @@ struct vm_config {
 	unsigned nshares;
 	unsigned shutdown_timeout; /* seconds from SIGTERM's button press to a forced stop */
 	const char *monitor_path;  /* -monitor unix:PATH, or NULL */
+	bool sandbox;		   /* -sandbox on|off: seccomp filters per thread (default on) */
 };
 
 enum options_result {

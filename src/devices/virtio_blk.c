@@ -35,6 +35,7 @@
 #include "devices/blk_image.h"
 #include "devices/blk_request.h"
 #include "devices/virtio_devices.h"
+#include "sandbox/sandbox.h"
 #include "virtio/virtio.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
@@ -112,6 +113,7 @@ static void *blk_worker_main(void *arg)
 	struct virtio_blk *blk = q->blk;
 	struct virtq *vq = &blk->vdev.queue[q->index].vq;
 
+	sandbox_enter(SANDBOX_DEVICE);
 	pthread_mutex_lock(&q->lock);
 	while (!atomic_load(&blk->stopping)) {
 		int r = virtq_pop(vq, &w->chain);

@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "sandbox/sandbox.h"
 #include "virtio/virtio.h"
 #include "vmm/log.h"
 
@@ -17,6 +18,8 @@ static void *virtio_worker_thread(void *arg)
 	struct virtio_device *vdev = w->vdev;
 	struct pollfd fds[1 + 64 + VIRTIO_WORKER_MAX_FDS];
 	unsigned qidx[64], nq = 0, n = 0;
+
+	sandbox_enter(SANDBOX_DEVICE);
 
 	fds[n++] = (struct pollfd){w->stop_fd, POLLIN, 0};
 	for (unsigned q = 0; q < vdev->nqueues && q < 64; q++) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "arch/x86/cpu.h"
+#include "sandbox/sandbox.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
@@ -147,6 +148,7 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&kick);
 	sigaddset(&kick, SIG_VCPU_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	sandbox_enter(SANDBOX_VCPU);
 
 	while (atomic_load(&vcpu->vm->stop_reason) == VM_STOP_NONE) {
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {

@@ -123,7 +123,7 @@ def run_guest(vm, samples):
     """Answers the guest's SAMPLE lines until smolvm exits. Returns smolvm's exit status
     (negative: killed by that signal) and whether the guest got to the end. Fails the test
     at once, with what was sampled, if smolvm hangs."""
-    pid = vm.proc.pid
+    pid = vm.vm_pid()
     done = False
     while True:
         index = vm.p.expect([pexpect.TIMEOUT, pexpect.EOF, r"SAMPLE (\S+)\r?\n", "ALL-DONE"],

@@ -98,6 +98,7 @@ static void test_defaults(void)
 	CHECK(!c.nographic);
 	CHECK_EQ(c.shutdown_timeout, 30);
 	CHECK(c.monitor_path == NULL);
+	CHECK(c.sandbox);
 	CHECK_STR(err_text, "");
 	CHECK_STR(out_text, "");
 }
@@ -373,6 +374,20 @@ static void test_errors(void)
 	}
 }
 
+static void test_sandbox(void)
+{
+	struct vm_config c;
+
+	CHECK_EQ(parse(&c, "-kernel", "k", "-sandbox", "off", NULL), OPTIONS_RUN);
+	CHECK(!c.sandbox);
+	CHECK_EQ(parse(&c, "-kernel", "k", "-sandbox", "off", "--sandbox", "on", NULL), OPTIONS_RUN);
+	CHECK(c.sandbox);
+	CHECK_FAILS("-sandbox", "'no'", "-kernel", "k", "-sandbox", "no");
+	CHECK_FAILS("-sandbox", "'ON'", "-kernel", "k", "-sandbox", "ON");
+	CHECK_FAILS("-sandbox", "''", "-kernel", "k", "-sandbox", "");
+	CHECK_FAILS("-sandbox needs an argument", "on|off", "-kernel", "k", "-sandbox");
+}
+
 static void test_shutdown_timeout_and_monitor(void)
 {
 	struct vm_config c;
@@ -562,6 +577,7 @@ int main(void)
 	RUN(test_smp);
 	RUN(test_errors);
 	RUN(test_shutdown_timeout_and_monitor);
+	RUN(test_sandbox);
 	RUN(test_reset_between_calls);
 	RUN(test_display);
 	RUN(test_firmware_boot);
