@@ -393,7 +393,8 @@ static void options_usage(FILE *out)
 		     "Ctrl-A Ctrl-A sends Ctrl-A.\n"
 		     "SIGTERM presses the guest's power button; a second one stops it at once.\n"
 		     "Exit status: 0 the guest powered off (or Ctrl-A x, or quit), 1 the VM failed,\n"
-		     "2 bad options or input files, 128+N signal N. More: man smolvm\n");
+		     "2 bad options or input files, 159 a forbidden system call (the sandbox),\n"
+		     "128+N signal N. More: man smolvm\n");
 }
 
 static const struct option_def *options_find(const char *name)
