@@ -33,6 +33,7 @@ static const char *const kind_names[SANDBOX_KINDS] = {
 	[SANDBOX_WINDOW] = "window",
 };
 
+static bool sandbox_ready; /* sandbox_init ran: smolvm itself, not a unit test or fuzzer */
 static bool sandbox_on;
 static bool keep_file_caps; /* the virtio-fs server acts for the guest's root */
 static int selftest_kind = -1;
@@ -127,6 +128,7 @@ int sandbox_init(const struct vm_config *cfg)
 	const char *selftest = getenv("SMOLVM_SANDBOX_SELFTEST");
 	struct sigaction sa;
 
+	sandbox_ready = true;
 	sandbox_on = cfg->sandbox;
 	keep_file_caps = cfg->nshares > 0;
 	if (selftest && *selftest) {
@@ -167,6 +169,9 @@ void sandbox_enter(enum sandbox_kind kind)
 	scmp_filter_ctx ctx;
 	int ret;
 
+	/* The device models' threads in unit tests and fuzzers stay as they were. */
+	if (!sandbox_ready)
+		return;
 	thread_kind = kind;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		die(EXIT_GUEST_ERROR, "sandbox: no_new_privs in the %s thread: %s",

@@ -38,7 +38,8 @@ int sandbox_kind_parse(const char *name);
 int sandbox_init(const struct vm_config *cfg);
 
 /* The calling thread enters the sandbox of its kind; on failure the process exits with a
- * message (a thread that could not be confined must not run). */
+ * message (a thread that could not be confined must not run). Nothing without sandbox_init
+ * (the device models' threads in unit tests and fuzzers). */
 void sandbox_enter(enum sandbox_kind kind);
 
 /* The system calls a kind's filter allows (its deny list's length for the window), for

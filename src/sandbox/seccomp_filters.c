@@ -3,7 +3,8 @@
  *
  * Allowlists, except for the window's thread, whose libraries (SDL, X11, GL drivers) call what
  * they like: it gets a deny list of the calls that would take a compromised process further
- * (exec, ptrace, other processes' memory, mounts, modules, namespaces, BPF, new processes).
+ * (exec, ptrace, other processes' memory, mounts, modules, namespaces, BPF); new processes
+ * fail with EPERM.
  *
  * Filters stack: a thread started by another keeps its creator's filter under its own, so a
  * kind that starts threads allows what its children need too (`spawns`). vCPU threads start
@@ -12,12 +13,14 @@
  *
  * Arguments are checked where that is what makes the call safe: ioctl only with the requests
  * the kind makes (no KVM_CREATE_VM, KVM_CREATE_VCPU or KVM_SET_CPUID2 after setup), clone only
- * for threads, mmap and mprotect never executable, sockets only IPv4/IPv6 (the network
- * thread), prctl only to set a name, no_new_privs or clear ambient capabilities, seccomp only to add a filter.
+ * for threads, mmap and mprotect never executable, sockets only IPv4/IPv6 and files only for
+ * reading (the network thread), prctl only to set a name, no_new_privs or clear ambient
+ * capabilities, seccomp only to add a filter.
  */
 #include "sandbox/seccomp_filters.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/kvm.h>
 #include <linux/if_tun.h>
 #include <linux/sched.h>
@@ -39,6 +42,7 @@ struct filter_table {
 	unsigned spawns;	     /* 1 << kind: the kinds of thread this kind starts */
 	int threads;		     /* may start threads (clone with CLONE_THREAD) */
 	int sockets;		     /* may open IPv4 and IPv6 sockets */
+	int read_opens;		     /* may open files for reading (libslirp's resolv.conf) */
 };
 
 /* What every thread does: memory, locks, its own signals and exit, time, logging.
@@ -74,18 +78,20 @@ static const char *const device_calls[] = {
 	"fdatasync", "fallocate", "ftruncate", "epoll_create1", "epoll_ctl", "epoll_wait",
 	"epoll_pwait", "eventfd2", "openat", "openat2", "statx", "fstatfs", "statfs",
 	"getdents64", "mkdirat", "mknodat", "unlinkat", "renameat", "renameat2", "linkat",
-	"symlinkat", "readlinkat", "fchmod", "fchmodat", "fchown", "fchownat", "utimensat",
+	"symlinkat", "readlinkat", "fchmod", "fchmodat", "chmod" /* /proc/self/fd/N */, "fchown",
+	"fchownat", "utimensat",
 	"fgetxattr", "fsetxattr", "flistxattr", "fremovexattr", "getxattr", "lgetxattr",
 	"setxattr", "lsetxattr", "listxattr", "llistxattr", "removexattr", "lremovexattr",
 	"flock", "fcntl", "copy_file_range", "dup", "faccessat", "faccessat2", NULL,
 };
 static const unsigned long no_ioctls[] = {0};
 
-/* The network thread: the TAP device's reads and writes, or libslirp's sockets. */
+/* The network thread: the TAP device's reads and writes, or libslirp's sockets; libslirp
+ * reads /etc/resolv.conf again when it changes, for the DNS address it offers the guest. */
 static const char *const net_calls[] = {
 	"connect", "bind", "listen", "accept", "accept4", "sendto", "recvfrom", "sendmsg",
 	"recvmsg", "setsockopt", "getsockopt", "getsockname", "getpeername", "shutdown", "fcntl",
-	NULL,
+	"lseek", NULL,
 };
 static const unsigned long net_ioctls[] = {FIONREAD, FIONBIO, 0};
 
@@ -103,15 +109,15 @@ static const unsigned long main_ioctls[] = {
 
 static const struct filter_table tables[SANDBOX_KINDS] = {
 	[SANDBOX_VCPU] = {vcpu_calls, vcpu_ioctls, (1u << SANDBOX_DEVICE) | (1u << SANDBOX_NET),
-			  1, 0},
-	[SANDBOX_DEVICE] = {device_calls, no_ioctls, 0, 0, 0},
-	[SANDBOX_NET] = {net_calls, net_ioctls, 0, 0, 1},
-	[SANDBOX_MAIN] = {main_calls, main_ioctls, 0, 0, 0},
+			  1, 0, 0},
+	[SANDBOX_DEVICE] = {device_calls, no_ioctls, 0, 0, 0, 0},
+	[SANDBOX_NET] = {net_calls, net_ioctls, 0, 0, 1, 1},
+	[SANDBOX_MAIN] = {main_calls, main_ioctls, 0, 0, 0, 0},
 };
 
 /* The window's deny list. */
 static const char *const window_denied[] = {
-	"execve", "execveat", "fork", "vfork", "ptrace", "process_vm_readv", "process_vm_writev",
+	"execve", "execveat", "ptrace", "process_vm_readv", "process_vm_writev",
 	"kcmp", "pidfd_getfd", "mount", "umount2", "pivot_root", "chroot", "move_mount",
 	"open_tree", "fsopen", "fsmount", "fsconfig", "fspick", "mount_setattr", "setns",
 	"unshare", "kexec_load", "kexec_file_load", "init_module", "finit_module",
@@ -197,8 +203,12 @@ static int filter_add_table(scmp_filter_ctx ctx, const struct filter_table *t)
 		if (ret == 0)
 			ret = filter_add(ctx, SCMP_ACT_ALLOW, "seccomp", 1, &add_filter);
 	}
+	const struct scmp_arg_cmp read_only =
+		SCMP_A2(SCMP_CMP_MASKED_EQ, O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND, 0);
 	for (unsigned i = 0; i < 2 && ret == 0 && t->sockets; i++)
 		ret = filter_add(ctx, SCMP_ACT_ALLOW, "socket", 1, &inet[i]);
+	if (ret == 0 && t->read_opens)
+		ret = filter_add(ctx, SCMP_ACT_ALLOW, "openat", 1, &read_only);
 	for (unsigned k = 0; k < SANDBOX_KINDS && ret == 0; k++)
 		if (t->spawns & (1u << k))
 			ret = filter_add_table(ctx, &tables[k]);
@@ -210,9 +220,15 @@ static int filter_add_window(scmp_filter_ctx ctx, uint32_t violation)
 	const struct scmp_arg_cmp process = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0);
 	int ret = filter_add_calls(ctx, violation, window_denied);
 
-	/* A new process (clone without CLONE_THREAD) is forbidden; clone3 hides its flags. */
+	/* A new process (clone without CLONE_THREAD) fails with EPERM rather than ending
+	 * smolvm: libdbus, under SDL, forks to autolaunch dbus-launch when no session bus is
+	 * set, and goes on without one. clone3 hides its flags. */
 	if (ret == 0)
-		ret = filter_add(ctx, violation, "clone", 1, &process);
+		ret = filter_add(ctx, SCMP_ACT_ERRNO(EPERM), "clone", 1, &process);
+	if (ret == 0)
+		ret = filter_add(ctx, SCMP_ACT_ERRNO(EPERM), "fork", 0, NULL);
+	if (ret == 0)
+		ret = filter_add(ctx, SCMP_ACT_ERRNO(EPERM), "vfork", 0, NULL);
 	if (ret == 0)
 		ret = filter_add(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL);
 	return ret;
@@ -267,6 +283,7 @@ static void count_table(const struct filter_table *t, unsigned char *seen)
 	static const char *const checked[] = {"mmap", "mprotect", "prctl", NULL};
 	static const char *const threads[] = {"clone", "seccomp", NULL};
 	static const char *const sockets[] = {"socket", NULL};
+	static const char *const opens[] = {"openat", NULL};
 	static const char *const ioctl[] = {"ioctl", NULL};
 
 	count_calls(t->calls, seen);
@@ -277,6 +294,8 @@ static void count_table(const struct filter_table *t, unsigned char *seen)
 		count_calls(threads, seen);
 	if (t->sockets)
 		count_calls(sockets, seen);
+	if (t->read_opens)
+		count_calls(opens, seen);
 	for (unsigned k = 0; k < SANDBOX_KINDS; k++)
 		if (t->spawns & (1u << k))
 			count_table(&tables[k], seen);
