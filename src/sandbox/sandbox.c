@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "sandbox/seccomp_filters.h"
@@ -61,6 +62,19 @@ static size_t line_add(char *line, size_t n, size_t size, const char *s)
 	return n;
 }
 
+static size_t line_add_hex(char *line, size_t n, size_t size, unsigned long v)
+{
+	static const char hex[] = "0123456789abcdef";
+	int shift = 60;
+
+	while (shift > 0 && !(v >> shift))
+		shift -= 4;
+	n = line_add(line, n, size, "0x");
+	for (; shift >= 0 && n + 1 < size; shift -= 4)
+		line[n++] = hex[(v >> shift) & 0xf];
+	return n;
+}
+
 static size_t line_add_number(char *line, size_t n, size_t size, long v)
 {
 	char digits[24];
@@ -79,7 +93,8 @@ static size_t line_add_number(char *line, size_t n, size_t size, long v)
 
 static void sandbox_on_sigsys(int sig, siginfo_t *si, void *uctx)
 {
-	char line[160];
+	const ucontext_t *uc = uctx;
+	char line[192];
 	size_t n = 0;
 	int nr = si->si_syscall;
 
@@ -90,6 +105,12 @@ static void sandbox_on_sigsys(int sig, siginfo_t *si, void *uctx)
 		n = line_add(line, n, sizeof(line), syscall_names[nr]);
 	else
 		n = line_add_number(line, n, sizeof(line), nr);
+	/* Which ioctl: the request is the second argument, still in its register. */
+	if (nr == SYS_ioctl) {
+		n = line_add(line, n, sizeof(line), " (request ");
+		n = line_add_hex(line, n, sizeof(line), (unsigned long)uc->uc_mcontext.gregs[REG_RSI]);
+		n = line_add(line, n, sizeof(line), ")");
+	}
 	line[n++] = '\n';
 	if (write(STDERR_FILENO, line, n) < 0) {
 		/* nowhere left to say it */

@@ -67,6 +67,7 @@ static const char *const vcpu_calls[] = {
 static const unsigned long vcpu_ioctls[] = {
 	KVM_RUN, KVM_IRQ_LINE, KVM_IRQFD, KVM_IOEVENTFD, KVM_SET_GSI_ROUTING,
 	KVM_SET_USER_MEMORY_REGION, KVM_GET_REGS, KVM_GET_SREGS,
+	KVM_CHECK_EXTENSION, /* the flash's slot checks for read-only memory when it moves */
 	TUNSETOFFLOAD, /* virtio-net's features reach the TAP device */
 	TIOCGWINSZ,    /* the console's size when the guest reads it */
 	0,

@@ -226,13 +226,16 @@ static void test_arguments_checked(void)
 	CHECK(exited_with(run_sandboxed(vcpu_allowed_ioctl, SANDBOX_VCPU, NULL), 0));
 	CHECK_STR(err_text, "");
 	CHECK(exited_with(run_sandboxed(vcpu_create_vm, SANDBOX_VCPU, NULL), 159));
-	CHECK_STR(err_text, "smolvm: sandbox: vcpu thread made forbidden system call ioctl\n");
+	CHECK_STR(err_text, "smolvm: sandbox: vcpu thread made forbidden system call "
+			   "ioctl (request 0xae01)\n");
 	CHECK(exited_with(run_sandboxed(main_allowed_ioctl, SANDBOX_MAIN, NULL), 0));
 	CHECK_STR(err_text, "");
 	CHECK(exited_with(run_sandboxed(vcpu_allowed_ioctl, SANDBOX_MAIN, NULL), 159));
-	CHECK_STR(err_text, "smolvm: sandbox: main thread made forbidden system call ioctl\n");
+	CHECK_STR(err_text, "smolvm: sandbox: main thread made forbidden system call "
+			   "ioctl (request 0xae80)\n");
 	CHECK(exited_with(run_sandboxed(vcpu_allowed_ioctl, SANDBOX_DEVICE, NULL), 159));
-	CHECK_STR(err_text, "smolvm: sandbox: device thread made forbidden system call ioctl\n");
+	CHECK_STR(err_text, "smolvm: sandbox: device thread made forbidden system call "
+			   "ioctl (request 0xae80)\n");
 	CHECK(exited_with(run_sandboxed(make_executable, SANDBOX_DEVICE, NULL), 159));
 	CHECK_STR(err_text, "smolvm: sandbox: device thread made forbidden system call mmap\n");
 	CHECK(exited_with(run_sandboxed(start_process, SANDBOX_VCPU, NULL), 159));
@@ -259,7 +262,8 @@ static void test_threads(void)
 	CHECK(exited_with(run_sandboxed(vcpu_starts_worker, SANDBOX_VCPU, NULL), 0));
 	CHECK_STR(err_text, "");
 	CHECK(exited_with(run_sandboxed(vcpu_worker_narrows, SANDBOX_VCPU, NULL), 159));
-	CHECK_STR(err_text, "smolvm: sandbox: device thread made forbidden system call ioctl\n");
+	CHECK_STR(err_text, "smolvm: sandbox: device thread made forbidden system call "
+			   "ioctl (request 0xae80)\n");
 	/* The network thread starts no threads. */
 	/* The network thread starts no threads. pthread_create blocks every signal around
 	 * clone, so the kernel kills at once, without the handler's line (the supervising parent
