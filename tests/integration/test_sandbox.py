@@ -6,8 +6,11 @@ A guest reboot starts a fresh process (src/vmm/supervise.c), sandboxed again."""
 
 import os
 import re
+import signal
+import termios
 import time
 
+import pexpect
 import pytest
 
 import vmtest
@@ -60,6 +63,33 @@ def test_the_window_thread_dies_of_a_forbidden_call(std_guest, xvfb):  # noqa: F
     r = run_smolvm(args, env=selftest_env("window"))
     assert r.returncode == VIOLATION, r.describe()
     assert line_for("window") in r.stderr.splitlines(), r.describe()
+
+
+def terminal_is_cooked(vm):
+    """Whether smolvm's terminal (the pty pexpect holds) is back in its cooked mode."""
+    lflag = termios.tcgetattr(vm.p.child_fd)[3]
+    return bool(lflag & termios.ICANON) and bool(lflag & termios.ECHO)
+
+
+@pytest.mark.parametrize("kind", ["vcpu", "main"])
+def test_the_terminal_comes_back_after_a_violation(guest, monkeypatch, kind):
+    # The thread dies in raw mode, from a signal handler: the supervisor restores the mode.
+    monkeypatch.setenv("SMOLVM_SANDBOX_SELFTEST", kind)
+    vm = guest.console("sleep 600")
+    vm.p.expect(pexpect.EOF, timeout=vm.timeout)
+    assert terminal_is_cooked(vm), "the terminal stayed in raw mode"
+    assert line_for(kind) in vm.p.before, vm.p.before
+    assert vm.wait() == VIOLATION
+
+
+def test_the_terminal_comes_back_after_a_crash(guest):
+    vm = guest.console("echo 'CRASH-''READY'; sleep 600")
+    vm.expect("CRASH-READY")
+    assert not terminal_is_cooked(vm), "smolvm did not put its terminal in raw mode"
+    os.kill(vm.vm_pid(), signal.SIGSEGV)
+    vm.p.expect(pexpect.EOF, timeout=60)
+    assert terminal_is_cooked(vm), "the terminal stayed in raw mode"
+    assert vm.wait() == 128 + signal.SIGSEGV
 
 
 def test_sandbox_off_lets_the_same_call_through(guest, tmp_path):
