@@ -37,6 +37,7 @@ static const char *const kind_names[SANDBOX_KINDS] = {
 static bool sandbox_ready; /* sandbox_init ran: smolvm itself, not a unit test or fuzzer */
 static bool sandbox_on;
 static bool keep_file_caps; /* the virtio-fs server acts for the guest's root */
+static bool with_window;    /* -display sdl: the device workers wake the window */
 static int selftest_kind = -1;
 static const char *syscall_names[SYSCALL_NAMES];
 static __thread int thread_kind = -1;
@@ -152,6 +153,7 @@ int sandbox_init(const struct vm_config *cfg)
 	sandbox_ready = true;
 	sandbox_on = cfg->sandbox;
 	keep_file_caps = cfg->nshares > 0;
+	with_window = cfg->display == DISPLAY_SDL;
 	if (selftest && *selftest) {
 		selftest_kind = sandbox_kind_parse(selftest);
 		if (selftest_kind < 0) {
@@ -164,7 +166,7 @@ int sandbox_init(const struct vm_config *cfg)
 		return 0;
 	/* Every filter once now: a table libseccomp refuses is found before any thread. */
 	for (int k = 0; k < SANDBOX_KINDS; k++) {
-		scmp_filter_ctx ctx = seccomp_filter_build(k, SCMP_ACT_TRAP);
+		scmp_filter_ctx ctx = seccomp_filter_build(k, SCMP_ACT_TRAP, with_window);
 		if (!ctx) {
 			log_error("sandbox: cannot build the %s thread's filter: %s", kind_names[k],
 				  strerror(errno));
@@ -202,7 +204,7 @@ void sandbox_enter(enum sandbox_kind kind)
 		die(EXIT_GUEST_ERROR, "sandbox: cannot drop the %s thread's capabilities: %s",
 		    kind_names[kind], strerror(-ret));
 	if (sandbox_on) {
-		ctx = seccomp_filter_build(kind, SCMP_ACT_TRAP);
+		ctx = seccomp_filter_build(kind, SCMP_ACT_TRAP, with_window);
 		ret = ctx ? seccomp_load(ctx) : -errno;
 		if (ctx)
 			seccomp_release(ctx);

@@ -87,6 +87,10 @@ static const char *const device_calls[] = {
 };
 static const unsigned long no_ioctls[] = {0};
 
+/* With a window, virtio-gpu's worker wakes the window's thread with SDL_PushEvent, which
+ * under X11 sends a wakeup event on SDL's X connection (xcb: sendmsg, recvmsg). */
+static const char *const window_wake_calls[] = {"sendmsg", "recvmsg", NULL};
+
 /* The network thread: the TAP device's reads and writes, or libslirp's sockets; libslirp
  * reads /etc/resolv.conf again when it changes, for the DNS address it offers the guest. */
 static const char *const net_calls[] = {
@@ -235,7 +239,7 @@ static int filter_add_window(scmp_filter_ctx ctx, uint32_t violation)
 	return ret;
 }
 
-scmp_filter_ctx seccomp_filter_build(enum sandbox_kind kind, uint32_t violation)
+scmp_filter_ctx seccomp_filter_build(enum sandbox_kind kind, uint32_t violation, bool window)
 {
 	scmp_filter_ctx ctx;
 	int ret;
@@ -257,6 +261,9 @@ scmp_filter_ctx seccomp_filter_build(enum sandbox_kind kind, uint32_t violation)
 			ret = filter_add_checked(ctx);
 		if (ret == 0)
 			ret = filter_add_table(ctx, &tables[kind]);
+		/* The vCPU threads start the workers: what those may do, they may. */
+		if (ret == 0 && window && (kind == SANDBOX_DEVICE || kind == SANDBOX_VCPU))
+			ret = filter_add_calls(ctx, SCMP_ACT_ALLOW, window_wake_calls);
 		if (ret == 0 && (kind == SANDBOX_DEVICE || kind == SANDBOX_VCPU))
 			ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
 					       SYSCALL_FCHMODAT2_X86_64, 0);
