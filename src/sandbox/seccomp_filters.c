@@ -173,9 +173,9 @@ static int filter_add_checked(scmp_filter_ctx ctx)
 {
 	const struct scmp_arg_cmp no_exec = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
 	const struct scmp_arg_cmp prctl_ok[] = {
-		SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME),
-		SCMP_A0(SCMP_CMP_EQ, PR_SET_NO_NEW_PRIVS),
-		SCMP_A0(SCMP_CMP_EQ, PR_CAP_AMBIENT), /* a new thread clears its own */
+		SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME, 0),
+		SCMP_A0(SCMP_CMP_EQ, PR_SET_NO_NEW_PRIVS, 0),
+		SCMP_A0(SCMP_CMP_EQ, PR_CAP_AMBIENT, 0), /* a new thread clears its own */
 	};
 	int ret = filter_add(ctx, SCMP_ACT_ALLOW, "mmap", 1, &no_exec);
 
@@ -194,10 +194,10 @@ static int filter_add_table(scmp_filter_ctx ctx, const struct filter_table *t)
 {
 	const struct scmp_arg_cmp thread = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD);
 	const struct scmp_arg_cmp inet[] = {
-		SCMP_A0(SCMP_CMP_EQ, AF_INET),
-		SCMP_A0(SCMP_CMP_EQ, AF_INET6),
+		SCMP_A0(SCMP_CMP_EQ, AF_INET, 0),
+		SCMP_A0(SCMP_CMP_EQ, AF_INET6, 0),
 	};
-	const struct scmp_arg_cmp add_filter = SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER);
+	const struct scmp_arg_cmp add_filter = SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER, 0);
 	int ret = filter_add_calls(ctx, SCMP_ACT_ALLOW, t->calls);
 
 	if (ret == 0)
