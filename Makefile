@@ -34,10 +34,10 @@ BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
 
 # Libraries found through pkg-config, and the Debian package holding each .pc file.
-# SDL2 (the window) and zlib (PNG screendumps) only with the ui feature: `make features=`
-# needs neither.
-PKG_MODULES := slirp $(if $(filter ui,$(features)),sdl2 zlib)
-PKG_DEBIAN  := slirp:libslirp-dev glib-2.0:libglib2.0-dev sdl2:libsdl2-dev zlib:zlib1g-dev
+# libseccomp builds the sandbox's filters (src/sandbox/). SDL2 (the window) and zlib (PNG
+# screendumps) only with the ui feature: `make features=` needs neither.
+PKG_MODULES := slirp libseccomp $(if $(filter ui,$(features)),sdl2 zlib)
+PKG_DEBIAN  := slirp:libslirp-dev glib-2.0:libglib2.0-dev libseccomp:libseccomp-dev sdl2:libsdl2-dev zlib:zlib1g-dev
 # pkg-config is asked when a compile or link runs, never when this file is read, so that
 # `make run` and `make check` can install the packages (deps) first; the answer is kept for
 # the rest of the make run. If pkg-config fails, the build stops with one line naming the

@@ -362,7 +362,7 @@ static const struct option_def option_table[] = {
 	{.name = "-display", .arg = "none|sdl[,width=W,height=H]", .apply = opt_display,
 	 .help = "none: a virtio-gpu screen without a window (screendump); sdl: a window"},
 	{.name = "-sandbox", .arg = "on|off", .apply = opt_sandbox,
-	 .help = "after setup, reach only the shares and the monitor's directory (default on)"},
+	 .help = "seccomp per thread, Landlock after setup (default on; off to debug)"},
 };
 
 #define NOPTIONS (sizeof(option_table) / sizeof(option_table[0]))
@@ -390,7 +390,8 @@ static void options_usage(FILE *out)
 		     "Ctrl-A Ctrl-A sends Ctrl-A.\n"
 		     "SIGTERM presses the guest's power button; a second one stops it at once.\n"
 		     "Exit status: 0 the guest powered off (or Ctrl-A x, or quit), 1 the VM failed,\n"
-		     "2 bad options or input files, 128+N signal N. More: man smolvm\n");
+		     "2 bad options or input files, 159 a forbidden system call (the sandbox),\n"
+		     "128+N signal N. More: man smolvm\n");
 }
 
 static const struct option_def *options_find(const char *name)

@@ -35,6 +35,7 @@
 #include "devices/blk_image.h"
 #include "devices/blk_request.h"
 #include "devices/virtio_devices.h"
+#include "sandbox/sandbox.h"
 #include "virtio/virtio.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
@@ -114,6 +115,7 @@ static void *blk_worker_main(void *arg)
 	struct virtq *vq = &blk->vdev.queue[q->index].vq;
 
 	pthread_setname_np(pthread_self(), w->name);
+	sandbox_enter(SANDBOX_DEVICE);
 	pthread_mutex_lock(&q->lock);
 	while (!atomic_load(&blk->stopping)) {
 		int r = virtq_pop(vq, &w->chain);

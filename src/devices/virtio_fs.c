@@ -29,6 +29,7 @@
 
 #include "devices/virtio_devices.h"
 #include "fs/fuse_server.h"
+#include "sandbox/sandbox.h"
 #include "virtio/virtio.h"
 #include "virtio/virtio_worker.h"
 #include "vmm/log.h"
@@ -153,6 +154,7 @@ static void *fs_worker_thread(void *arg)
 	/* Named from inside: naming another thread writes its /proc comm file, which the
 	 * sandbox closes. */
 	pthread_setname_np(pthread_self(), "virtio-fs");
+	sandbox_enter(SANDBOX_DEVICE);
 	if (!c || ep < 0) {
 		log_error("%s: cannot start a worker: %s", rq->fs->name,
 			  strerror(ep < 0 ? -ep : ENOMEM));

@@ -22,6 +22,7 @@
 
 #include "devices/virtio_devices.h"
 #include "net/virtio_net.h"
+#include "sandbox/sandbox.h"
 #include "virtio/virtio.h"
 #include "vmm/log.h"
 
@@ -148,6 +149,7 @@ static void *virtio_net_thread(void *arg)
 	sigemptyset(&pipe);
 	sigaddset(&pipe, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
+	sandbox_enter(SANDBOX_NET);
 	for (;;) {
 		int timeout = n->tx_more ? 0 : -1, stop, rxk, txk, ready;
 		bool room = net_rx_room(&n->rx);

@@ -140,12 +140,11 @@ static int thread_ruleset = -1;
 static sem_t thread_done;
 static volatile sig_atomic_t thread_errno;
 
-/* The calling thread only. A reboot's new process inherits the domain and adds a layer;
- * past Linux's 16 layers (E2BIG) it keeps the ones it has, which are the same rules. */
+/* The calling thread only. */
 static int landlock_restrict_current(int ruleset)
 {
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-	    (syscall(SYS_landlock_restrict_self, ruleset, 0) != 0 && errno != E2BIG))
+	    syscall(SYS_landlock_restrict_self, ruleset, 0) != 0)
 		return -errno;
 	return 0;
 }
@@ -283,13 +282,6 @@ int landlock_apply(const struct vm_config *cfg)
 		landlock_probe(); /* what the tests compare with */
 		return 0;
 	}
-	/* After a reboot: every thread started since the exec is inside the domain already. */
-	if (abi > 0 && landlock_inherited()) {
-		landlock_on = true;
-		log_debug("sandbox: Landlock: inside the domain from before the reboot");
-		landlock_probe();
-		return 0;
-	}
 	if (abi == 0) {
 		log_error("sandbox: Landlock not supported by this kernel; file system not "
 			  "restricted");
@@ -303,8 +295,7 @@ int landlock_apply(const struct vm_config *cfg)
 		return -1;
 	}
 	err = landlock_allow_shares(ruleset, cfg) || landlock_allow_monitor(ruleset, cfg) ||
-	      landlock_allow_network(ruleset, cfg) ||
-	      (!cfg->no_reboot && landlock_allow_restart(ruleset, cfg));
+	      landlock_allow_network(ruleset, cfg);
 	if (!err)
 		err = landlock_restrict_others(ruleset);
 	if (!err) {

@@ -23,19 +23,10 @@ struct vm_config;
  */
 int landlock_apply(const struct vm_config *cfg);
 
-/* Whether landlock_apply restricted this process (or found it inside the domain it had
- * before a reboot). */
+/* Whether landlock_apply restricted this process. A guest reboot needs nothing more: the
+ * supervising parent (vmm/supervise.c), never restricted, starts a fresh child that opens
+ * its files and restricts itself again. */
 bool landlock_active(void);
-
-/*
- * A guest reboot re-executes smolvm inside the same Landlock domain (a domain is inherited
- * and never lifted): landlock_reboot.c. landlock_allow_restart adds the rules the new
- * process needs to start again (0); landlock_restart_env is the environment to exec it
- * with, marked so that it knows; landlock_inherited tells the new process it is inside it.
- */
-int landlock_allow_restart(int ruleset, const struct vm_config *cfg);
-char **landlock_restart_env(void);
-bool landlock_inherited(void);
 
 /* Add a rule: path (a directory and all beneath it, or one file) gets access. The rights a
  * file cannot have are dropped for files. 0, or -errno (a path that does not exist gives

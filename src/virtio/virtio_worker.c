@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "sandbox/sandbox.h"
 #include "virtio/virtio.h"
 #include "vmm/log.h"
 
@@ -21,6 +22,7 @@ static void *virtio_worker_thread(void *arg)
 	/* Named from inside: naming another thread writes its /proc comm file, which the
 	 * sandbox closes. */
 	pthread_setname_np(pthread_self(), w->name);
+	sandbox_enter(SANDBOX_DEVICE);
 
 	fds[n++] = (struct pollfd){w->stop_fd, POLLIN, 0};
 	for (unsigned q = 0; q < vdev->nqueues && q < 64; q++) {

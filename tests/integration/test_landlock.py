@@ -103,7 +103,7 @@ def test_landlock_rules_hold_in_every_thread(guest, tmp_path, monkeypatch, sandb
                                           "-monitor", f"unix:{mon}/m.sock", "-sandbox", sandbox],
                      timeout=180)
     vm.expect("WORKERS-RUNNING")
-    seen = threads(vm.proc.pid)
+    seen = threads(vm.vm_pid())
     vm.sendline("go")
     vm.expect("PROBE-DONE")
     assert vm.wait() == 0, vm.log

@@ -130,7 +130,7 @@ def run_guest(vm, samples, sample=resources, echo=False):
     within the timeout (its console still answers). Returns smolvm's exit status (negative:
     killed by that signal) and whether the guest got to the end. Fails the test at once,
     with what was sampled, if smolvm hangs."""
-    pid = vm.proc.pid
+    pid = vm.vm_pid()
     done = False
     answers = 0
     while True:
