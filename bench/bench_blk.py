@@ -158,6 +158,7 @@ def main():
         ratio = f"{s / q:.2f}" if s and q else "-"
         rows.append((label, f"{s:.1f}" if s else "failed", f"{q:.1f}" if q else "failed",
                      ratio))
+        b.record("blk", label, s, q, s / q if s and q else None)
     b.table(f"virtio-blk, cache=none, {IMAGE_MIB} MiB raw image, -m {MEM} -smp {SMP} "
             f"(best of {opts.runs} boots x {REPEAT} for dd)",
             ["row", "smolvm", "QEMU", "ratio (smolvm/QEMU)"], rows)

@@ -104,6 +104,9 @@ def main():
                  f"{ours['init'] / theirs['init']:.2f}"))
     b.table(f"ISO boot through OVMF (median of {RUNS}; -m {MEM} -smp 1, serial console)",
             ["VMM", "seconds to GRUB", "seconds to init"], rows)
+    for stage, _ in STAGES:
+        b.record("cd", f"seconds to {stage}", ours[stage], theirs[stage],
+                 ours[stage] / theirs[stage], "QEMU q35 + OVMF")
     print(f"\nsmolvm / QEMU: {ours['GRUB'] / theirs['GRUB']:.2f} to GRUB, "
           f"{ours['init'] / theirs['init']:.2f} to init (target <= 0.80)")
 

@@ -59,22 +59,6 @@ echo BENCH-DONE
 """
 
 
-def start_xvfb():
-    """An X server of its own (the display tests' way); returns (process, DISPLAY)."""
-    for n in range(42, 80):
-        if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"):
-            break
-    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while not os.path.exists(f"/tmp/.X11-unix/X{n}"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise SystemExit("bench_display: Xvfb did not start")
-        time.sleep(0.05)
-    return proc, f":{n}"
-
-
 def run_one(cmd, env, timeout=300):
     """Boots one VMM; returns (output, own RSS KiB sampled at BENCH-IDLE)."""
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -132,7 +116,10 @@ def main():
         "QEMU pc": (qemu, {}),
         "QEMU pc, SDL software": (qemu, software),
     }
-    xvfb, display = start_xvfb()
+    try:
+        xvfb, display = b.vmtest.start_xvfb()
+    except RuntimeError as e:
+        raise SystemExit(f"bench_display: {e}")
     env = dict(os.environ, DISPLAY=display)
     for var in ("WAYLAND_DISPLAY", *software):
         env.pop(var, None)
@@ -172,6 +159,12 @@ def main():
                                ("frames/s written to /dev/fb0 (mmap)", "fb"),
                                ("flushes/s of /dev/fb0 (deferred I/O)", "flush"),
                                ("own RSS MiB, window open", "rss")]]
+    for label, key in [("frames/s, DRM dumb buffer + DIRTYFB", "drm"),
+                       ("frames/s written to /dev/fb0 (mmap)", "fb"),
+                       ("flushes/s of /dev/fb0 (deferred I/O)", "flush"),
+                       ("own RSS MiB, window open", "rss")]:
+        b.record("display", label, s[key] if s else None, q[key] if q else None,
+                 s[key] / q[key] if s and q and q[key] else None, "QEMU pc")
     b.table(f"Display: 800x600 full-frame redraws for {SECONDS} s, -display sdl under Xvfb, "
             f"-m {MEM} (median of {RUNS})",
             ["row", "smolvm", "QEMU pc", "QEMU pc, SDL software", "smolvm/QEMU",

@@ -40,6 +40,8 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 import vmtest  # noqa: E402  (the test guest and its initramfs)
 
+import benchlib  # noqa: E402  (record: the summary's rows)
+
 TAG = "bench"
 MEM = "1G"
 CPUS = 1
@@ -256,6 +258,8 @@ def main():
                 shown = f"{ratio:.2f}x" if ratio is not None else "-"
                 print(f"| {name} | {show(s, unit)} | {show(q, unit)} | {shown} "
                       f"| >= {want:.1f}x {verdict} |")
+                benchlib.record("fs", f"{name} ({unit})", s or None, q or None, ratio,
+                                "QEMU+virtiofsd")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -4,6 +4,8 @@ Benchmarks run inside the nested KVM machine (make bench), one VMM after the oth
 same guest, and print markdown tables of smolvm against QEMU.
 """
 
+import json
+import math
 import os
 import pathlib
 import statistics
@@ -109,3 +111,21 @@ def table(title, header, rows):
     for row in rows:
         print("| " + " | ".join(str(c) for c in row) + " |")
     sys.stdout.flush()
+
+
+def record(part, row, smolvm, qemu, ratio, against="QEMU"):
+    """One row for the summary that ends `make bench` (bench/summary.py), appended as a JSON
+    line to $BENCH_ROWS when set (bench/run.sh sets it). smolvm and qemu are the figures as
+    the part's table shows them, ratio the part's own ratio (bench/targets.py says which way
+    is better); None, or NaN, where every run failed."""
+    path = os.environ.get("BENCH_ROWS")
+    if not path:
+        return
+
+    def clean(v):
+        return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+    with open(path, "a") as f:
+        f.write(json.dumps({"part": part, "row": row, "smolvm": clean(smolvm),
+                            "qemu": clean(qemu), "ratio": clean(ratio),
+                            "against": against}) + "\n")

@@ -31,12 +31,14 @@
 #include "devices/virtio_devices.h"
 #include "monitor/monitor.h"
 #include "pci/pci.h"
+#include "sandbox/landlock.h"
 #include "term/console.h"
 #include "term/term.h"
 #include "vmm/features.h"
 #include "vmm/log.h"
 #include "vmm/main_loop.h"
 #include "vmm/power_down.h"
+#include "vmm/stats.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -209,11 +211,12 @@ static int machine_start_control(struct vm *vm, struct monitor *mon)
 	return mon ? monitor_start(mon, &target) : 0;
 }
 
-/* A guest reboot starts everything afresh: the same command line, a new process. */
+/* A guest reboot starts everything afresh: the same command line, a new process (inside the
+ * Landlock domain of this one, which it is told of). */
 static _Noreturn void machine_restart(char **argv)
 {
 	term_restore();
-	execv("/proc/self/exe", argv);
+	execve("/proc/self/exe", argv, landlock_restart_env());
 	die(EXIT_GUEST_ERROR, "cannot restart after the guest's reboot: %s", strerror(errno));
 }
 
@@ -229,6 +232,7 @@ int main(int argc, char **argv)
 	uint64_t initrd_size = 0;
 	enum vm_stop stop;
 
+	stats_init();
 	switch (options_parse(argc, argv, &cfg)) {
 	case OPTIONS_EXIT:
 		return 0;
@@ -237,6 +241,7 @@ int main(int argc, char **argv)
 	case OPTIONS_RUN:
 		break;
 	}
+	stats_mark("options");
 	/* Bad input files are the user's to fix: refuse them before touching KVM. */
 	if (cfg.firmware) {
 		if (features_firmware_check(&cfg) != 0)
@@ -248,16 +253,22 @@ int main(int argc, char **argv)
 		    boot_open_initrd(cfg.initramfs, &initrd_fd, &initrd_size) != 0)
 			return EXIT_USAGE;
 	}
+	stats_mark("kernel and initramfs opened");
 
 	/* Blocked before the monitor's socket exists: a signal now must not kill smolvm before
 	 * its exit removes the socket. */
 	main_loop_block_signals();
 	if (cfg.monitor_path && !(mon = monitor_open(cfg.monitor_path)))
 		return EXIT_USAGE;
-	if (vm_create(&vm, &cfg) != 0 || machine_add_devices(&vm) != 0)
+	if (vm_create(&vm, &cfg) != 0)
 		return EXIT_GUEST_ERROR;
+	stats_mark("VM and guest RAM");
+	if (machine_add_devices(&vm) != 0)
+		return EXIT_GUEST_ERROR;
+	stats_mark("platform devices");
 	if (machine_add_user_devices(&vm) != 0)
 		return EXIT_USAGE;
+	stats_mark("user devices (disk, net, fs)");
 	if (cfg.firmware) {
 		/* The firmware, its tables and variable store: the user's files (exit 2). */
 		if (features_firmware_load(&vm) != 0)
@@ -265,20 +276,28 @@ int main(int argc, char **argv)
 	} else {
 		if (machine_write_acpi(&vm) != 0)
 			return EXIT_GUEST_ERROR;
+		stats_mark("ACPI tables");
 		if (machine_load_kernel(&vm, &kernel, initrd_fd, initrd_size, &entry) != 0)
 			return EXIT_USAGE;
 		kernel_close(&kernel);
 		if (initrd_fd >= 0)
 			close(initrd_fd);
 	}
+	stats_mark(cfg.firmware ? "firmware loaded" : "kernel and initramfs loaded");
 	if (machine_create_vcpus(&vm, cfg.firmware ? NULL : &entry) != 0 ||
 	    machine_start_control(&vm, mon) != 0)
 		return EXIT_GUEST_ERROR;
+	stats_mark("vCPUs created");
 
 	/* The window as the guest's console (console=tty0): this terminal keeps its mode, so
 	 * Ctrl-C here stops the VM (130), as in qemu. */
 	window_console = cfg.display == DISPLAY_SDL && term_cmdline_console_is_vt(cfg.append);
 	if (console_init(&vm, !window_console && term_enter_raw()) != 0)
+		return EXIT_GUEST_ERROR;
+	stats_mark("console");
+	/* Everything is open: from here on only the shares (and the monitor's directory) are
+	 * reachable, in every thread, and in the vCPUs and device workers that inherit it. */
+	if (landlock_apply(&cfg) != 0)
 		return EXIT_GUEST_ERROR;
 	for (unsigned i = 0; i < vm.ncpus; i++)
 		if (vcpu_start(&vm.vcpus[i]) != 0)
@@ -287,6 +306,7 @@ int main(int argc, char **argv)
 	stop = main_loop_run(&vm);
 	monitor_close(mon);
 	vcpu_stop_all(&vm);
+	stats_report_vm(&vm);
 	if (stop == VM_STOP_SIGNAL && getenv("SMOLVM_DEBUG"))
 		for (unsigned i = 0; i < vm.ncpus; i++)
 			cpu_dump_state(vm.vcpus[i].fd, i);

@@ -135,9 +135,15 @@ static int cd_firmware_load(struct vm *vm)
 	return 0;
 }
 
+static const char *cd_firmware_code(const struct vm_config *cfg)
+{
+	return cfg->bios ? cfg->bios : FLASH_DEFAULT_CODE;
+}
+
 const struct feature cd_feature = {
     .name = "cd",
     .firmware_check = cd_firmware_check,
     .firmware_add_platform = cd_firmware_add_platform,
     .firmware_load = cd_firmware_load,
+    .firmware_code = cd_firmware_code,
 };

@@ -58,7 +58,11 @@ static void flash_rom_write(void *opaque, uint64_t offset, unsigned size, uint64
 	/* Dropped, as by ROM: OVMF's flash probe writes here, and reads back to see it fail. */
 }
 
-static const struct bus_ops flash_rom_ops = {.read = flash_rom_read, .write = flash_rom_write};
+static const struct bus_ops flash_rom_ops = {
+	.read = flash_rom_read,
+	.write = flash_rom_write,
+	.name = "flash-rom",
+};
 
 static uint64_t flash_store_read(void *opaque, uint64_t offset, unsigned size)
 {
@@ -93,8 +97,11 @@ static void flash_store_write(void *opaque, uint64_t offset, unsigned size, uint
 	pthread_mutex_unlock(&s->lock);
 }
 
-static const struct bus_ops flash_store_ops = {.read = flash_store_read,
-					       .write = flash_store_write};
+static const struct bus_ops flash_store_ops = {
+	.read = flash_store_read,
+	.write = flash_store_write,
+	.name = "flash-store",
+};
 
 void flash_files_from_config(const struct vm_config *cfg, struct flash_files *f)
 {

@@ -232,11 +232,13 @@ static void fw_cfg_dma_port_write(void *opaque, uint64_t offset, unsigned size, 
 static const struct bus_ops fw_cfg_port_ops = {
     .read = fw_cfg_port_read,
     .write = fw_cfg_port_write,
+    .name = "fw-cfg",
 };
 
 static const struct bus_ops fw_cfg_dma_ops = {
     .read = fw_cfg_dma_port_read,
     .write = fw_cfg_dma_port_write,
+    .name = "fw-cfg-dma",
 };
 
 /* A heap copy of len bytes (at least one byte allocated, so len 0 is no special case). */

@@ -134,8 +134,11 @@ static void piix4_pm_io_write(void *opaque, uint64_t offset, unsigned size, uint
 	pthread_mutex_unlock(&pm->lock);
 }
 
-static const struct bus_ops piix4_pm_io_ops = {.read = piix4_pm_io_read,
-					       .write = piix4_pm_io_write};
+static const struct bus_ops piix4_pm_io_ops = {
+	.read = piix4_pm_io_read,
+	.write = piix4_pm_io_write,
+	.name = "piix4-pm",
+};
 
 /* Put the block where PMBA says while PMIOSE is on (PCI_COMMAND's I/O bit plays no part,
  * as on QEMU's PIIX4); called with the PCI host's lock held. */

@@ -200,6 +200,16 @@ static int opt_monitor(struct vm_config *cfg, const char *opt, const char *arg)
 	return 0;
 }
 
+static int opt_sandbox(struct vm_config *cfg, const char *opt, const char *arg)
+{
+	if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0) {
+		log_error("%s: '%s' is not on or off", opt, arg);
+		return -1;
+	}
+	cfg->sandbox = strcmp(arg, "on") == 0;
+	return 0;
+}
+
 /* One "width=N" or "height=N" of -display: 1..16384 pixels (the device's own limit). */
 static int opt_display_size(const char *opt, const char *item, const char *key, uint32_t *out)
 {
@@ -352,6 +362,8 @@ static const struct option_def option_table[] = {
 	 .help = "a command socket (mode 0600): system_powerdown, screendump, quit..."},
 	{.name = "-display", .arg = "none|sdl[,width=W,height=H]", .apply = opt_display,
 	 .help = "none: a virtio-gpu screen without a window (screendump); sdl: a window"},
+	{.name = "-sandbox", .arg = "on|off", .apply = opt_sandbox,
+	 .help = "after setup, reach only the shares and the monitor's directory (default on)"},
 };
 
 #define NOPTIONS (sizeof(option_table) / sizeof(option_table[0]))
@@ -406,6 +418,7 @@ enum options_result options_parse(int argc, char **argv, struct vm_config *cfg)
 	cfg->mem_size = 512ULL << 20;
 	cfg->ncpus = 1;
 	cfg->shutdown_timeout = VM_DEFAULT_SHUTDOWN_TIMEOUT;
+	cfg->sandbox = true;
 
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];

@@ -104,6 +104,7 @@ struct vm_config {
 	unsigned nshares;
 	unsigned shutdown_timeout; /* seconds from SIGTERM's button press to a forced stop */
 	const char *monitor_path;  /* -monitor unix:PATH, or NULL */
+	bool sandbox;		   /* -sandbox on (the default): Landlock after setup */
 };
 
 enum options_result {

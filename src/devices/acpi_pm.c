@@ -30,7 +30,11 @@ static void acpi_pm_write(void *opaque, uint64_t offset, unsigned size, uint64_t
 	}
 }
 
-static const struct bus_ops acpi_pm_ops = {.read = acpi_pm_read, .write = acpi_pm_write};
+static const struct bus_ops acpi_pm_ops = {
+	.read = acpi_pm_read,
+	.write = acpi_pm_write,
+	.name = "acpi-pm",
+};
 
 int acpi_pm_create(struct vm *vm)
 {

@@ -18,8 +18,13 @@ struct virtio_device;
 /* Request queues (VIRTIO_BLK_F_MQ), at most; virtio_blk_create asks for one per vCPU. */
 #define BLK_MAX_QUEUES 16
 /* Threads executing requests, shared out over the queues (at least 2 per queue): requests
- * of one queue run, and complete, in parallel. */
+ * of one queue run, and complete, in parallel. A fuzzing build (libFuzzer's macro) starts
+ * the device over and over: the fewest workers that still race each other keep that quick. */
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+#define BLK_WORKERS 2
+#else
 #define BLK_WORKERS 8
+#endif
 
 /* Open the image of drive (the index-th drive: vda, vdb, ...) and build the device with
  * nqueues request queues (1..BLK_MAX_QUEUES). 0, or -errno after one line naming the file. */

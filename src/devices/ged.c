@@ -40,7 +40,7 @@ static uint64_t ged_read(void *opaque, uint64_t offset, unsigned size)
 }
 
 /* The register is read-only: the guest's writes are dropped. */
-static const struct bus_ops ged_ops = {.read = ged_read};
+static const struct bus_ops ged_ops = {.read = ged_read, .name = "ged"};
 
 static void ged_raise(struct ged *ged, uint32_t event)
 {

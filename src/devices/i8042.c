@@ -35,7 +35,7 @@ static void i8042_write(void *opaque, uint64_t offset, unsigned size, uint64_t v
 		vm_request_stop(vm, VM_STOP_REBOOT, 0);
 }
 
-static const struct bus_ops i8042_ops = {.read = i8042_read, .write = i8042_write};
+static const struct bus_ops i8042_ops = {.read = i8042_read, .write = i8042_write, .name = "i8042"};
 
 int i8042_create(struct vm *vm)
 {

@@ -3,7 +3,7 @@
 #include "devices/legacy.h"
 #include "vmm/vm.h"
 
-static const struct bus_ops post_port_ops = {0};
+static const struct bus_ops post_port_ops = {.name = "post-port"};
 
 int post_port_create(struct vm *vm)
 {

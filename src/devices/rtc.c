@@ -149,7 +149,7 @@ static void rtc_write(void *opaque, uint64_t offset, unsigned size, uint64_t val
 	pthread_mutex_unlock(&r->lock);
 }
 
-static const struct bus_ops rtc_ops = {.read = rtc_read, .write = rtc_write};
+static const struct bus_ops rtc_ops = {.read = rtc_read, .write = rtc_write, .name = "rtc"};
 
 static void cmos_put(struct rtc *r, unsigned index, uint64_t value, unsigned bytes)
 {

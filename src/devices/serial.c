@@ -12,6 +12,7 @@
 
 #include "term/console.h"
 #include "vmm/log.h"
+#include "vmm/stats.h"
 #include "vmm/vm.h"
 
 enum {
@@ -97,6 +98,7 @@ static void serial_transmit(struct serial *s, uint8_t c)
 		serial_push(s, c);
 		return;
 	}
+	stats_note_first_output();
 	/* A full pipe or closed terminal must not stop the guest; drop what cannot be written. */
 	while (write(s->out_fd, &c, 1) < 0 && errno == EINTR)
 		;
@@ -202,6 +204,7 @@ static void serial_write(void *opaque, uint64_t offset, unsigned size, uint64_t 
 static const struct bus_ops serial_ops = {
 	.read = serial_read,
 	.write = serial_write,
+	.name = "serial",
 };
 
 size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len)

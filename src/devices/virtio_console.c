@@ -14,6 +14,7 @@
 #include "term/console.h"
 #include "virtio/virtio.h"
 #include "virtio/virtio_worker.h"
+#include "vmm/stats.h"
 
 #define CONSOLE_F_SIZE        0
 #define CONSOLE_F_EMERG_WRITE 2
@@ -41,6 +42,8 @@ static void console_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 
+	if (len)
+		stats_note_first_output();
 	while (len) {
 		ssize_t n = write(fd, p, len);
 		if (n < 0 && errno == EINTR)

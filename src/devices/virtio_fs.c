@@ -36,7 +36,11 @@
 /* A 1 MiB WRITE is 256 pages plus headers in one chain (INDIRECT_DESC keeps it one slot). */
 #define FS_QUEUE_SIZE	     1024
 #define FS_REQUEST_QUEUES    1 /* Linux before 6.11 sends everything on the first one */
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+#define FS_WORKERS_PER_QUEUE 2 /* started for each input: the fewest that still race */
+#else
 #define FS_WORKERS_PER_QUEUE 4
+#endif
 #define FS_HIPRIO_QUEUE	     0
 #define FS_WORKER_STACK	     (512 * 1024)
 
@@ -146,6 +150,9 @@ static void *fs_worker_thread(void *arg)
 	bool more;
 	int r;
 
+	/* Named from inside: naming another thread writes its /proc comm file, which the
+	 * sandbox closes. */
+	pthread_setname_np(pthread_self(), "virtio-fs");
 	if (!c || ep < 0) {
 		log_error("%s: cannot start a worker: %s", rq->fs->name,
 			  strerror(ep < 0 ? -ep : ENOMEM));
@@ -214,7 +221,7 @@ static int fs_queue_start(struct fs_request_queue *rq)
 	for (unsigned i = 0; i < FS_WORKERS_PER_QUEUE && !err; i++) {
 		err = -pthread_create(&rq->thread[i], &attr, fs_worker_thread, rq);
 		if (!err)
-			pthread_setname_np(rq->thread[rq->nthreads++], "virtio-fs");
+			rq->nthreads++;
 	}
 	pthread_attr_destroy(&attr);
 	if (err)

@@ -140,6 +140,9 @@ static void *virtio_net_thread(void *arg)
 	int tx_kick = n->vdev.queue[VIRTIO_NET_TXQ].kick_fd;
 	sigset_t pipe;
 
+	/* Named from inside: naming another thread writes its /proc comm file, which the
+	 * sandbox closes. */
+	pthread_setname_np(pthread_self(), "virtio-net");
 	/* A host peer that went away must cost a socket error, not the process (the main
 	 * thread ignores SIGPIPE too; unit tests have no main thread). */
 	sigemptyset(&pipe);
@@ -218,7 +221,6 @@ static int virtio_net_activate(struct virtio_device *vdev)
 		log_error("virtio-net: cannot start the network thread: %s", strerror(ret));
 		return -ret;
 	}
-	pthread_setname_np(n->thread, "virtio-net");
 	n->running = true;
 	return 0;
 }

@@ -253,7 +253,11 @@ static void pci_port_write(void *opaque, uint64_t offset, unsigned size, uint64_
 	pci_config_write(h->vm, (addr >> 8) & 0xff, (addr & 0xfc) + (offset - 4), size, value);
 }
 
-static const struct bus_ops pci_port_ops = {.read = pci_port_read, .write = pci_port_write};
+static const struct bus_ops pci_port_ops = {
+	.read = pci_port_read,
+	.write = pci_port_write,
+	.name = "pci-config",
+};
 
 /* ECAM: bus 0 only; offset = device/function << 12 | register. */
 static uint64_t pci_ecam_read(void *opaque, uint64_t offset, unsigned size)
@@ -278,7 +282,11 @@ static void pci_ecam_write(void *opaque, uint64_t offset, unsigned size, uint64_
 	pci_config_write(h->vm, offset >> 12, offset & 0xfff, size, value);
 }
 
-static const struct bus_ops pci_ecam_ops = {.read = pci_ecam_read, .write = pci_ecam_write};
+static const struct bus_ops pci_ecam_ops = {
+	.read = pci_ecam_read,
+	.write = pci_ecam_write,
+	.name = "pci-ecam",
+};
 
 uint64_t pci_mmio64_base(const struct vm *vm)
 {

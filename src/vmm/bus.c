@@ -182,3 +182,17 @@ bool bus_write(struct bus *bus, uint64_t addr, unsigned size, uint64_t value)
 		r.ops->write(r.opaque, addr - r.base, size, value);
 	return true;
 }
+
+bool bus_describe(struct bus *bus, uint64_t addr, const char **name, uint64_t *base)
+{
+	struct bus_range r;
+
+	if (!bus_find(bus, addr, &r)) {
+		*name = NULL;
+		*base = addr;
+		return false;
+	}
+	*name = r.ops->label ? r.ops->label(r.opaque) : r.ops->name ? r.ops->name : "?";
+	*base = r.base;
+	return true;
+}

@@ -15,6 +15,9 @@ struct bus_ops {
 	/* size is 1, 2, 4 or 8; values are little-endian, as the guest sees them. */
 	uint64_t (*read)(void *opaque, uint64_t offset, unsigned size);
 	void (*write)(void *opaque, uint64_t offset, unsigned size, uint64_t value);
+	/* The device's name in SMOLVM_STATS's table; label, if set, names it per instance. */
+	const char *name;
+	const char *(*label)(void *opaque);
 };
 
 struct bus_range {
@@ -40,5 +43,9 @@ int bus_unregister(struct bus *bus, uint64_t base, void *opaque);
 /* Dispatch one access of size bytes (1..8) at addr. Returns false when no range claims it. */
 bool bus_read(struct bus *bus, uint64_t addr, unsigned size, uint64_t *value);
 bool bus_write(struct bus *bus, uint64_t addr, unsigned size, uint64_t value);
+
+/* Who claims addr, for statistics: the device's name ("?" if its ops have none) and the base
+ * of its range. False, with *name NULL, when nobody does. */
+bool bus_describe(struct bus *bus, uint64_t addr, const char **name, uint64_t *base);
 
 #endif

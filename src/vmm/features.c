@@ -102,3 +102,11 @@ int features_firmware_load(struct vm *vm)
 
 	return f ? f->firmware_load(vm) : -1;
 }
+
+const char *features_firmware_code(const struct vm_config *cfg)
+{
+	for (unsigned i = 0; features_built_in[i]; i++)
+		if (features_built_in[i]->firmware_code)
+			return features_built_in[i]->firmware_code(cfg);
+	return NULL;
+}

@@ -36,6 +36,9 @@ struct feature {
 	int (*firmware_check)(const struct vm_config *cfg);
 	int (*firmware_add_platform)(struct vm *vm);
 	int (*firmware_load)(struct vm *vm);
+	/* The firmware code file cfg boots (-bios or the default); its VARS file lies beside
+	 * it. For the sandbox, which lets a rebooted smolvm read them again. */
+	const char *(*firmware_code)(const struct vm_config *cfg);
 };
 
 /* Whether the feature called name is built in. */
@@ -53,5 +56,7 @@ int features_screendump(struct vm *vm, const char *path, enum screendump_format 
 int features_firmware_check(const struct vm_config *cfg);
 int features_firmware_add_platform(struct vm *vm);
 int features_firmware_load(struct vm *vm);
+/* The firmware code file (see struct feature), or NULL without the firmware machine. */
+const char *features_firmware_code(const struct vm_config *cfg);
 
 #endif

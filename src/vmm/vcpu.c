@@ -11,6 +11,7 @@
 
 #include "arch/x86/cpu.h"
 #include "vmm/log.h"
+#include "vmm/stats.h"
 #include "vmm/vm.h"
 
 /* Sent to a vCPU thread to interrupt KVM_RUN; its handler does nothing. */
@@ -33,6 +34,7 @@ int vcpu_create(struct vm *vm, unsigned id, struct vcpu *vcpu)
 		log_error("mmap of vCPU %u: %s", id, strerror(errno));
 		return -errno;
 	}
+	vcpu->stats = stats_vcpu_new();
 	ret = cpu_setup_cpuid(vm, vcpu->fd, id);
 	if (ret == 0)
 		ret = cpu_setup_msrs(vcpu->fd);
@@ -136,6 +138,56 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 	}
 }
 
+/* Which device an IO or MMIO exit reached, for SMOLVM_STATS. */
+static void vcpu_count_device(struct vcpu *vcpu, uint64_t ns)
+{
+	struct kvm_run *run = vcpu->run;
+	struct bus *bus;
+	const char *name;
+	uint64_t addr, base;
+
+	if (run->exit_reason == KVM_EXIT_IO) {
+		bus = &vcpu->vm->pio;
+		addr = run->io.port;
+	} else if (run->exit_reason == KVM_EXIT_MMIO) {
+		bus = &vcpu->vm->mmio;
+		addr = run->mmio.phys_addr;
+	} else {
+		return;
+	}
+	bus_describe(bus, addr, &name, &base);
+	stats_count_device(vcpu->stats, bus->name, name, base, ns);
+}
+
+/* The run loop with SMOLVM_STATS's clocks around KVM_RUN and each exit's handling. */
+static void vcpu_run_counted(struct vcpu *vcpu)
+{
+	stats_note_first_run();
+	while (atomic_load(&vcpu->vm->stop_reason) == VM_STOP_NONE) {
+		uint64_t t0 = stats_now_ns(), t1, t2;
+		int r = ioctl(vcpu->fd, KVM_RUN, 0);
+		bool go_on;
+
+		t1 = stats_now_ns();
+		vcpu->stats->run_ns += t1 - t0;
+		if (r < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				stats_count_exit(vcpu->stats, KVM_EXIT_INTR, 0);
+				continue;
+			}
+			log_error("vCPU %u: KVM_RUN: %s", vcpu->id, strerror(errno));
+			vm_request_stop(vcpu->vm, VM_STOP_ERROR, EXIT_GUEST_ERROR);
+			break;
+		}
+		go_on = vcpu_handle_exit(vcpu);
+		t2 = stats_now_ns();
+		stats_count_exit(vcpu->stats, vcpu->run->exit_reason, t2 - t1);
+		vcpu_count_device(vcpu, t2 - t1);
+		if (!go_on)
+			break;
+	}
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -148,6 +200,10 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&kick, SIG_VCPU_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 
+	if (vcpu->stats) {
+		vcpu_run_counted(vcpu);
+		return NULL;
+	}
 	while (atomic_load(&vcpu->vm->stop_reason) == VM_STOP_NONE) {
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)

@@ -7,6 +7,7 @@
 
 struct vm;
 struct kvm_run;
+struct stats_vcpu;
 
 struct vcpu {
 	struct vm *vm;
@@ -15,6 +16,7 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
+	struct stats_vcpu *stats; /* SMOLVM_STATS's counters, NULL when off */
 };
 
 /* Create vCPU id with its CPUID, MSRs and LAPIC wiring. */

@@ -12,6 +12,7 @@
 
 #include "arch/x86/layout.h"
 #include "vmm/log.h"
+#include "vmm/stats.h"
 
 /* KVM needs three pages for the TSS and one for the identity map (VMX real mode); they
  * sit in the MMIO hole below the last 16 MiB, where no RAM, device or firmware is (the
@@ -246,6 +247,17 @@ int vm_set_memory(struct vm *vm, unsigned slot, uint64_t gpa, uint64_t size, voi
 	return 0;
 }
 
+static const char *vm_stop_name(enum vm_stop reason)
+{
+	static const char *const names[] = {
+		[VM_STOP_NONE] = "none",	 [VM_STOP_POWEROFF] = "poweroff",
+		[VM_STOP_REBOOT] = "reboot",	 [VM_STOP_QUIT] = "quit",
+		[VM_STOP_SIGNAL] = "signal",	 [VM_STOP_ERROR] = "error",
+	};
+
+	return (unsigned)reason < sizeof(names) / sizeof(names[0]) ? names[reason] : "?";
+}
+
 void vm_request_stop(struct vm *vm, enum vm_stop reason, int status)
 {
 	int none = VM_STOP_NONE;
@@ -253,6 +265,7 @@ void vm_request_stop(struct vm *vm, enum vm_stop reason, int status)
 	log_debug("stop requested: reason %d, status %d", reason, status);
 
 	if (atomic_compare_exchange_strong(&vm->stop_reason, &none, reason)) {
+		stats_note_stop(vm_stop_name(reason));
 		vm->stop_status = status;
 		eventfd_write(vm->stop_fd, 1);
 	}

@@ -17,6 +17,7 @@
 #include "cd/piix4_pm.h"
 #include "pci/pci.h"
 #include "vmm/vm.h"
+#include "fuzz.h"
 
 static struct vm vm;
 
@@ -28,20 +29,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (pci_host_create(&vm) != 0 || chipset_create(&vm) != 0)
 		abort();
 	return 0;
-}
-
-struct input {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint64_t take(struct input *in, unsigned n)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < n && in->left; i++, in->left--)
-		v |= (uint64_t)*in->p++ << (8 * i);
-	return v;
 }
 
 static const unsigned sizes[4] = {1, 2, 4, 8};
@@ -73,45 +60,45 @@ static void port_write(uint64_t port, unsigned size, uint64_t v, uint16_t base)
 	bus_write(&vm.pio, port, size, v);
 }
 
-static void run_op(struct input *in)
+static void run_op(struct fuzz_input *in)
 {
-	uint8_t op = take(in, 1);
+	uint8_t op = fuzz_take(in, 1);
 	unsigned size = sizes[(op >> 2) & 3];
-	unsigned devfn = take(in, 1) % (3 * 8); /* slots 0-2, every function */
+	unsigned devfn = fuzz_take(in, 1) % (3 * 8); /* slots 0-2, every function */
 	uint64_t v, addr;
 	uint16_t base;
 
 	switch ((enum op)(op & 3)) {
 	case OP_CF8:
 		/* The address register as the guest likes it, then a data access. */
-		v = take(in, 2);
+		v = fuzz_take(in, 2);
 		bus_write(&vm.pio, PORT_PCI_CONFIG, 4, 0x80000000u | devfn << 8 | (v & 0xff));
 		addr = PORT_PCI_CONFIG + 4 + ((v >> 8) & 3);
 		if (v & 0x8000)
-			bus_write(&vm.pio, addr, size > 4 ? 4 : size, take(in, 4));
+			bus_write(&vm.pio, addr, size > 4 ? 4 : size, fuzz_take(in, 4));
 		else
 			bus_read(&vm.pio, addr, size > 4 ? 4 : size, &v);
 		break;
 	case OP_ECAM:
-		addr = LAYOUT_PCI_ECAM + ((uint64_t)devfn << 12) + take(in, 2) % 0x1000;
+		addr = LAYOUT_PCI_ECAM + ((uint64_t)devfn << 12) + fuzz_take(in, 2) % 0x1000;
 		if (op & 0x80)
-			bus_write(&vm.mmio, addr, size, take(in, size));
+			bus_write(&vm.mmio, addr, size, fuzz_take(in, size));
 		else
 			bus_read(&vm.mmio, addr, size, &v);
 		break;
 	case OP_PM_IO:
 		/* In and just around the PM block, wherever it is. */
 		base = pm_base();
-		addr = (uint64_t)(base ? base : CHIPSET_PM_BASE) + take(in, 1) % 72 - 4;
+		addr = (uint64_t)(base ? base : CHIPSET_PM_BASE) + fuzz_take(in, 1) % 72 - 4;
 		if (op & 0x80)
-			port_write(addr, size, take(in, size), base);
+			port_write(addr, size, fuzz_take(in, size), base);
 		else
 			bus_read(&vm.pio, addr, size, &v);
 		break;
 	case OP_PORT:
-		addr = take(in, 2);
+		addr = fuzz_take(in, 2);
 		if (op & 0x80)
-			port_write(addr, size, take(in, size), pm_base());
+			port_write(addr, size, fuzz_take(in, size), pm_base());
 		else
 			bus_read(&vm.pio, addr, size, &v);
 		break;
@@ -120,7 +107,7 @@ static void run_op(struct input *in)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct input in = {data, size};
+	struct fuzz_input in = {data, size};
 	unsigned ops = 0;
 	uint16_t base;
 	uint64_t tmr = 0;

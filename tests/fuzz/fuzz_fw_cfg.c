@@ -5,7 +5,7 @@
  * (the ACPI tables and their loader script, the memory map, a boot order). A crash, a sanitizer
  * report, an access outside guest RAM or a hang is a bug.
  *
- * Input: operations, each an opcode byte and its operands (little-endian).
+ * Input: operations (at most 256), each an opcode byte and its operands (little-endian).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #include "arch/x86/e820.h"
 #include "cd/fw_cfg.h"
 #include "fw_cfg_guest.h"
+#include "fuzz.h"
 
 #define RAM_SIZE (1u << 20)
 
@@ -46,32 +47,18 @@ static void device_create(void)
 		abort();
 }
 
-struct input {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint64_t take(struct input *in, unsigned n)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < n && in->left; i++, in->left--)
-		v |= (uint64_t)*in->p++ << (8 * i);
-	return v;
-}
-
 /* A guest address: mostly inside RAM, sometimes near its end or anywhere. */
-static uint64_t take_addr(struct input *in)
+static uint64_t take_addr(struct fuzz_input *in)
 {
-	uint8_t kind = (uint8_t)take(in, 1);
+	uint8_t kind = (uint8_t)fuzz_take(in, 1);
 
 	switch (kind & 3) {
 	case 0:
-		return take(in, 8);
+		return fuzz_take(in, 8);
 	case 1:
-		return RAM_SIZE - (take(in, 2) & 0xfff);
+		return RAM_SIZE - (fuzz_take(in, 2) & 0xfff);
 	default:
-		return take(in, 3) % RAM_SIZE;
+		return fuzz_take(in, 3) % RAM_SIZE;
 	}
 }
 
@@ -79,7 +66,7 @@ static const unsigned sizes[4] = {1, 2, 4, 8};
 
 enum op {
 	OP_SELECT,     /* key */
-	OP_READ,       /* count: data port byte reads */
+	OP_READ,       /* count: data port byte reads (at most 63) */
 	OP_PORT_READ,  /* offset, size: anywhere from the selector to the DMA port's end */
 	OP_PORT_WRITE, /* offset, size, value */
 	OP_RAM,	       /* offset, length, bytes */
@@ -88,9 +75,9 @@ enum op {
 	OP_COUNT,
 };
 
-static void run_op(struct input *in)
+static void run_op(struct fuzz_input *in)
 {
-	uint8_t op = (uint8_t)take(in, 1);
+	uint8_t op = (uint8_t)fuzz_take(in, 1);
 	unsigned size = sizes[(op >> 4) & 3];
 	uint64_t off, desc;
 	uint32_t control, len;
@@ -98,31 +85,32 @@ static void run_op(struct input *in)
 
 	switch ((op & 0x0f) % OP_COUNT) {
 	case OP_SELECT:
-		fw_cfg_guest_select(&g, (uint16_t)take(in, 2));
+		fw_cfg_guest_select(&g, (uint16_t)fuzz_take(in, 2));
 		break;
 	case OP_READ:
-		for (unsigned n = (unsigned)take(in, 1); n; n--)
+		/* At most 63: past the end of the small items; DMA reads the large ones. */
+		for (unsigned n = (unsigned)fuzz_take(in, 1) % 64; n; n--)
 			fw_cfg_guest_read8(&g);
 		break;
 	case OP_PORT_READ:
-		off = take(in, 1) % 12;
+		off = fuzz_take(in, 1) % 12;
 		bus_read(&g.vm.pio, FW_CFG_PORT_SELECTOR + off, size, &v);
 		break;
 	case OP_PORT_WRITE:
-		off = take(in, 1) % 12;
-		bus_write(&g.vm.pio, FW_CFG_PORT_SELECTOR + off, size, take(in, size));
+		off = fuzz_take(in, 1) % 12;
+		bus_write(&g.vm.pio, FW_CFG_PORT_SELECTOR + off, size, fuzz_take(in, size));
 		break;
 	case OP_RAM:
-		off = take(in, 3) % RAM_SIZE;
-		len = (uint32_t)take(in, 1);
+		off = fuzz_take(in, 3) % RAM_SIZE;
+		len = (uint32_t)fuzz_take(in, 1);
 		for (uint32_t i = 0; i < len && off + i < RAM_SIZE; i++)
-			g.ram[off + i] = (uint8_t)take(in, 1);
+			g.ram[off + i] = (uint8_t)fuzz_take(in, 1);
 		break;
 	case OP_DMA:
 		desc = take_addr(in);
-		control = (uint32_t)take(in, 4);
+		control = (uint32_t)fuzz_take(in, 4);
 		/* Lengths mostly small, so transfers stay quick; any length now and then. */
-		len = (uint32_t)take(in, 4);
+		len = (uint32_t)fuzz_take(in, 4);
 		if (!(control & 0x80))
 			len &= 0xffff;
 		fw_cfg_guest_dma(&g, desc, control, len, take_addr(in));
@@ -137,10 +125,11 @@ static void run_op(struct input *in)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct input in = {data, size};
+	struct fuzz_input in = {data, size};
+	unsigned ops = 0;
 
 	device_create();
-	while (in.left)
+	while (in.left && ops++ < 256)
 		run_op(&in);
 	fw_cfg_destroy(g.fw);
 	g.fw = NULL;

@@ -4,7 +4,7 @@
  * reading only inside it (ASan watches libFuzzer's exact-size copy), and an accepted image must
  * load into a small guest RAM or fail with a reason, writing only inside that RAM.
  *
- * Seeds (tests/fuzz/corpus/fuzz_kernel) come from `build/tests/test_kernel --write-seeds DIR`.
+ * Seeds (tests/fuzz/corpus/fuzz_kernel) come from `build/tests/test_kernel_parse --write-seeds DIR`.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,15 +13,10 @@
 
 #include "arch/x86/layout.h"
 #include "boot/kernel.h"
+#include "fuzz.h"
 
 /* Small enough to clear quickly, large enough that the seeds load. */
 #define RAM_SIZE (32 * MiB)
-
-#define fuzz_assert(c)                                                                             \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
 
 static const struct e820_entry fuzz_e820[] = {
     {0, LAYOUT_EBDA, E820_RAM},

@@ -13,12 +13,7 @@
 #include <string.h>
 
 #include "monitor/monitor_commands.h"
-
-#define fuzz_assert(c)                                                                             \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
+#include "fuzz.h"
 
 static unsigned hook_calls;
 static bool hook_failed; /* the hook ran and refused: its error is the reply */

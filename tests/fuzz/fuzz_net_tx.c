@@ -14,6 +14,7 @@
 #include "net/net_csum.h"
 #include "net/virtio_net.h"
 #include "virtio/virtio.h"
+#include "fuzz.h"
 
 #define RAM_SIZE 0x30000u /* room for a 64 KiB frame beside the rings */
 #define TX_DESC	 0x0000u
@@ -44,13 +45,8 @@ static const unsigned feature_bits[8] = {
     VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_HOST_UFO,
 };
 
-#define fuzz_assert(c)                                                                             \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
-
 static uint8_t linear[NET_FRAME_MAX];
+static uint8_t *ram; /* one exact-size allocation for the process, refilled for each input */
 static uint64_t acked;
 static bool echo;
 
@@ -118,6 +114,14 @@ static const struct net_backend_ops stub_ops = {
     .destroy = stub_destroy,
 };
 
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	ram = malloc(RAM_SIZE);
+	if (!ram)
+		abort();
+	return 0;
+}
+
 static void queue_setup(struct virtio_device *vdev, unsigned q, uint16_t size, uint64_t desc,
 			uint64_t avail, uint64_t used, uint8_t flags)
 {
@@ -150,11 +154,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(&h, data, sizeof(h));
 	data += sizeof(h);
 	size -= sizeof(h);
-	mem.region[0] = (struct guest_mem_region){.gpa = 0, .size = RAM_SIZE};
-	mem.region[0].host = calloc(1, RAM_SIZE);
-	if (!mem.region[0].host)
-		abort();
-	memcpy(mem.region[0].host, data, size < RAM_SIZE ? size : RAM_SIZE);
+	mem.region[0] = (struct guest_mem_region){.gpa = 0, .size = RAM_SIZE, .host = ram};
+	if (size > RAM_SIZE)
+		size = RAM_SIZE;
+	memcpy(ram, data, size);
+	memset(ram + size, 0, RAM_SIZE - size);
 
 	*be = (struct net_backend){.ops = &stub_ops, .features = 0};
 	vdev = virtio_net_new(&cfg, be);
@@ -186,7 +190,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_assert(st.rx.pending <= NET_RX_PENDING_FRAMES);
 	fuzz_assert(st.rx.pending_bytes <= NET_RX_PENDING_BYTES);
 	virtio_net_free(vdev);
-	free(mem.region[0].host);
 	return 0;
 out_be:
 	free(be);

@@ -3,8 +3,9 @@
  * smolvm chooses every byte of it, scripts included. Whatever the words, options_parse must
  * return one of its three results; an error prints a "smolvm: " line and the hint, nothing on
  * stdout; a run or an error leaves every count of struct vm_config within its array (ASan does
- * not see an overflow inside a struct), every string in it NUL-terminated, and a run has a
- * kernel and values inside their documented ranges.
+ * not see an overflow inside a struct), every string in it NUL-terminated, and a run has
+ * something to boot (a kernel, or with the cd feature -cd or a disk) and values inside their
+ * documented ranges.
  *
  * The parse has no side effect but stat() on -share paths; the copies keyval makes live as long
  * as the process, so the allocations one parse makes are freed here (a malloc hook notes them).
@@ -23,15 +24,11 @@
 #include <unistd.h>
 
 #include "cli/options.h"
+#include "vmm/features.h"
+#include "fuzz.h"
 
 #define MAX_WORDS  64
 #define MAX_ALLOCS 256
-
-#define fuzz_assert(c)                                                                             \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
 
 static int out_fd, err_fd, saved_out, saved_err;
 
@@ -121,7 +118,10 @@ static void check_config(const struct vm_config *cfg, enum options_result r)
 	/* (A refused mac= may leave its bytes behind: the config of a failed parse is unused.) */
 	if (cfg->net.mac_set)
 		fuzz_assert(!(cfg->net.mac[0] & 1));
-	fuzz_assert(cfg->kernel);
+	/* Something to boot: a kernel, or (the cd feature) the firmware with -cd or a disk. */
+	fuzz_assert(cfg->kernel || (features_has("cd") && (cfg->cd || cfg->ndrives)));
+	fuzz_assert(!(cfg->kernel && cfg->cd));
+	fuzz_assert(!cfg->kernel || !(cfg->bios || cfg->efivars));
 	fuzz_assert(cfg->mem_size >= VM_MIN_MEM && cfg->mem_size <= VM_MAX_MEM);
 	fuzz_assert(cfg->ncpus >= 1 && cfg->ncpus <= VM_MAX_CPUS);
 	fuzz_assert(cfg->shutdown_timeout <= VM_MAX_SHUTDOWN_TIMEOUT);

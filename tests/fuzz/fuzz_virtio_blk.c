@@ -22,6 +22,7 @@
 #include "devices/blk_image.h"
 #include "devices/blk_request.h"
 #include "virtio/virtq.h"
+#include "fuzz.h"
 
 #define RAM_SIZE   0x40000u
 #define QSIZE	   64
@@ -40,13 +41,8 @@
 #define FUZZ_F_NO_UNMAP	   16
 #define FUZZ_F_SMALL_LIMIT 32 /* tight range limits */
 
-#define fuzz_assert(c)                                                                             \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
-
 static struct blk_image images[3];
+static uint8_t *ram; /* one exact-size allocation for the process, zeroed for each input */
 static uint8_t ro_digest[IMG_SIZE];
 static struct virtq_chain chain;
 static struct blk_req_scratch scratch;
@@ -87,6 +83,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (pread(images[2].fd_buffered, ro_digest, IMG_SIZE, 0) != IMG_SIZE)
 		abort();
 	rmdir(dir);
+	ram = malloc(RAM_SIZE);
+	if (!ram)
+		abort();
 	return 0;
 }
 
@@ -132,10 +131,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    .max_write_zeroes_seg = flags & FUZZ_F_SMALL_LIMIT ? 1 : 16,
 	};
 
-	mem.region[0] = (struct guest_mem_region){.gpa = 0, .size = RAM_SIZE};
-	mem.region[0].host = calloc(1, RAM_SIZE);
-	if (!mem.region[0].host)
-		abort();
+	memset(ram, 0, RAM_SIZE);
+	mem.region[0] = (struct guest_mem_region){.gpa = 0, .size = RAM_SIZE, .host = ram};
 	q.size = QSIZE;
 	q.desc_gpa = DESC_GPA;
 	q.avail_gpa = AVAIL_GPA;
@@ -222,6 +219,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_assert(pread(img->fd_buffered, now, IMG_SIZE, 0) == IMG_SIZE);
 		fuzz_assert(memcmp(now, ro_digest, IMG_SIZE) == 0);
 	}
-	free(mem.region[0].host);
 	return 0;
 }

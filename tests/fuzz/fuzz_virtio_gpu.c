@@ -24,15 +24,10 @@
 
 #include "ui/gpu_commands.h"
 #include "ui/virtio_gpu_proto.h"
+#include "fuzz.h"
 
 #define RAM_SIZE    (256u << 10)
 #define MAX_REQUEST (32 + 64 * 16)
-
-#define fuzz_assert(c)                                                                             \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
 
 static const struct gpu_limits limits = {
 	.max_dimension = GPU_MAX_DIMENSION,

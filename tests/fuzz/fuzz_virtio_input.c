@@ -21,17 +21,12 @@
 
 #include "ui/virtio_input.h"
 #include "virtio/virtio.h"
+#include "fuzz.h"
 
 #define RAM_SIZE  0x10000u
 #define QSIZE	  4
 #define CFG_SIZE  136
 #define DATA_BASE 0x8000u /* where buffers usually point: the rings stay below */
-
-#define fuzz_assert(c)                                                                             \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
 
 static uint8_t *ram;
 static struct guest_mem mem = {.nregions = 1};

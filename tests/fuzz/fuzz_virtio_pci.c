@@ -17,41 +17,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fake_machine.h"
+#include "fuzz_machine.h"
 
-static struct fake_machine machine;
-static unsigned baseline_threads, baseline_fds;
 static uint32_t header[FAKE_NDEVS][3]; /* command, BAR 0 low and high, as set up */
-
-static void remove_files(void)
-{
-	fake_machine_remove_files(&machine);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	fake_machine_init(&machine);
-	atexit(remove_files);
+	fuzz_machine_init();
 	for (unsigned d = 0; d < FAKE_NDEVS; d++) {
 		header[d][0] = pci_config_read(&machine.vm, machine.devfn[d], PCI_COMMAND, 2);
 		header[d][1] = pci_config_read(&machine.vm, machine.devfn[d], PCI_BAR0, 4);
 		header[d][2] = pci_config_read(&machine.vm, machine.devfn[d], PCI_BAR0 + 4, 4);
 	}
 	return 0;
-}
-
-struct input {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint64_t take(struct input *in, unsigned n)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < n && in->left; i++, in->left--)
-		v |= (uint64_t)*in->p++ << (8 * i);
-	return v;
 }
 
 static const unsigned sizes[4] = {1, 2, 4, 8};
@@ -64,70 +42,77 @@ enum op {
 	OP_NOTIFY,	 /* queue: a kick, also of queues the device does not have */
 	OP_RAM,		 /* offset, length, bytes: ring contents and buffers */
 	OP_PCI_CONFIG,	 /* offset, size, value: capabilities (MSI-X control, PCI_CFG window) */
-	OP_DRIVER_START, /* size: a whole driver start, to reach live states quickly */
+	OP_DRIVER_START, /* size: a whole driver start, to reach live states quickly (the
+			  * first FUZZ_STARTS of an input: each starts and joins threads) */
 	OP_WAIT,	 /* let the device's threads run */
 	OP_PCI_HEADER,	 /* offset, size, value: command, BARs and the rest of the header */
 	OP_COUNT,
 };
 
-static void run_op(struct input *in, enum fake_dev d)
+/* Whole driver starts an input may ask for: a start and the reset before it create and join
+ * the device's threads, most of an input's time; more starts reach no new state. */
+#define FUZZ_STARTS 4
+static unsigned starts;
+
+static void run_op(struct fuzz_input *in, enum fake_dev d)
 {
 	struct fake_machine *m = &machine;
-	uint8_t op = take(in, 1);
+	uint8_t op = fuzz_take(in, 1);
 	unsigned size = sizes[(op >> 4) & 3];
 	uint64_t off, v;
 
 	switch ((op & 0x0f) % OP_COUNT) {
 	case OP_COMMON_WRITE:
-		off = take(in, 1) % 0x40;
-		fake_bar_write(m, d, FAKE_BAR_COMMON + off, size, take(in, size));
+		off = fuzz_take(in, 1) % 0x40;
+		fake_bar_write(m, d, FAKE_BAR_COMMON + off, size, fuzz_take(in, size));
 		break;
 	case OP_STATUS:
-		fake_set_status(m, d, take(in, 1));
+		fake_set_status(m, d, fuzz_take(in, 1));
 		break;
 	case OP_BAR_READ:
-		fake_bar_read(m, d, take(in, 2) % FAKE_BAR_SIZE, size);
+		fake_bar_read(m, d, fuzz_take(in, 2) % FAKE_BAR_SIZE, size);
 		break;
 	case OP_BAR_WRITE:
-		off = take(in, 2) % FAKE_BAR_SIZE;
-		fake_bar_write(m, d, off, size, take(in, size));
+		off = fuzz_take(in, 2) % FAKE_BAR_SIZE;
+		fake_bar_write(m, d, off, size, fuzz_take(in, size));
 		break;
 	case OP_NOTIFY:
-		fake_notify(m, d, take(in, 1) % 16);
+		fake_notify(m, d, fuzz_take(in, 1) % 16);
 		break;
 	case OP_RAM: {
 		/* Near the device's rings (where OP_DRIVER_START puts them) or anywhere. */
 		uint64_t base = (op & 0x40) ? fake_ring_base(d, 0) : 0;
-		unsigned len = take(in, 1);
+		unsigned len = fuzz_take(in, 1);
+		const uint8_t *p;
+		size_t got;
 
-		off = (base + take(in, 3)) % FAKE_RAM_SIZE;
-		if (len > in->left)
-			len = in->left;
+		off = (base + fuzz_take(in, 3)) % FAKE_RAM_SIZE;
 		if (len > FAKE_RAM_SIZE - off)
 			len = FAKE_RAM_SIZE - off;
-		memcpy(m->ram + off, in->p, len);
-		in->p += len;
-		in->left -= len;
+		p = fuzz_take_bytes(in, len, &got);
+		memcpy(m->ram + off, p, got);
 		break;
 	}
 	case OP_PCI_CONFIG:
 		/* The header (command, BARs) stays as set up: moving the BAR is pci.c's to test. */
-		off = 0x40 + take(in, 1) % 0xc0;
-		v = take(in, 4);
+		off = 0x40 + fuzz_take(in, 1) % 0xc0;
+		v = fuzz_take(in, 4);
 		if (size > 4)
 			size = 4;
 		if (off + size <= PCI_CFG_SIZE && off % size == 0)
 			pci_config_write(&m->vm, m->devfn[d], off, size, v);
 		break;
 	case OP_DRIVER_START:
-		fake_driver_start(m, d, 1u << (take(in, 1) % 11));
+		v = fuzz_take(in, 1);
+		if (starts++ < FUZZ_STARTS)
+			fake_driver_start(m, d, 1u << (v % 11));
 		break;
 	case OP_WAIT:
-		usleep(take(in, 1) % 8 * 50);
+		fuzz_machine_pause(fuzz_take(in, 1) % 8);
 		break;
 	case OP_PCI_HEADER:
-		off = take(in, 1) % 0x40;
-		v = take(in, 4);
+		off = fuzz_take(in, 1) % 0x40;
+		v = fuzz_take(in, 4);
 		if (size > 4)
 			size = 4;
 		if (off % size == 0) {
@@ -157,18 +142,16 @@ static void header_restore(enum fake_dev d)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct input in = {data, size};
+	struct fuzz_input in = {data, size};
 	enum fake_dev d;
 	unsigned ops = 0;
 
+	fuzz_machine_begin();
+	starts = 0;
+
 	if (size < 1)
 		return 0;
-	/* Counted at the first input: libFuzzer starts its own threads after initializing. */
-	if (!baseline_threads) {
-		baseline_threads = fake_count_dir("/proc/self/task", 0);
-		baseline_fds = fake_count_dir("/proc/self/fd", 0);
-	}
-	d = take(&in, 1) % FAKE_NDEVS;
+	d = fuzz_take(&in, 1) % FAKE_NDEVS;
 	while (in.left && ops++ < 256)
 		run_op(&in, d);
 	/* The driver resets; the device must be quiet again: no thread, no descriptor left.
@@ -177,11 +160,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	header_restore(d);
 	for (enum fake_dev e = 0; e < FAKE_NDEVS; e++) {
 		fake_set_status(&machine, e, 0);
-		if (fake_status(&machine, e) != 0)
-			__builtin_trap();
+		fuzz_assert(fake_status(&machine, e) == 0);
 	}
-	if (fake_count_dir("/proc/self/task", baseline_threads) != baseline_threads ||
-	    fake_count_dir("/proc/self/fd", baseline_fds) != baseline_fds)
-		__builtin_trap();
+	fuzz_machine_check_quiet();
 	return 0;
 }

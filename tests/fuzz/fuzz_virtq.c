@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "virtio/virtq.h"
+#include "fuzz.h"
 
 #define RAM0_SIZE 0x8000u
 #define RAM1_GPA  (1ull << 32)
@@ -35,12 +36,6 @@ struct fuzz_hdr {
 enum { OP_POP, OP_PUSH, OP_NOTIFY_ON, OP_NOTIFY_OFF, OP_SHOULD, OP_UNPOP, OP_POKE, OP_RESET, OP_N };
 
 static struct virtq_chain chain;
-
-#define fuzz_assert(c)                                                                             \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
 
 /* Region 1 addresses are relative to its page, so with a skew an aligned gpa can sit at a
  * misaligned host address. */

@@ -9,7 +9,6 @@ mode and Ctrl-C typed there stops the VM (a second boot).
 """
 
 import ctypes
-import os
 import re
 import struct
 import subprocess
@@ -38,20 +37,13 @@ def tool(name):
 @pytest.fixture
 def xvfb(monkeypatch):
     """An X server of its own (Xvfb from Debian's xvfb); DISPLAY points at it."""
-    for n in range(42, 80):
-        if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"):
-            break
-    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while not os.path.exists(f"/tmp/.X11-unix/X{n}"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("Xvfb did not start", pytrace=False)
-        time.sleep(0.05)
-    monkeypatch.setenv("DISPLAY", f":{n}")
+    try:
+        proc, display = vmtest.start_xvfb()
+    except RuntimeError as e:
+        pytest.fail(str(e), pytrace=False)
+    monkeypatch.setenv("DISPLAY", display)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    yield f":{n}"
+    yield display
     proc.kill()
     proc.wait()
 

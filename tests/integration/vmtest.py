@@ -99,6 +99,25 @@ def require_efi_ground():
             pytest.fail(f"no {f}: install Debian's ovmf (scripts/deps.sh)", pytrace=False)
 
 
+def start_xvfb(timeout=20):
+    """An X server of its own (Xvfb from Debian's xvfb) on the first free display from :42.
+
+    Returns (process, DISPLAY); raises RuntimeError if it does not come up in time."""
+    for n in range(42, 80):
+        if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"):
+            break
+    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(f"/tmp/.X11-unix/X{n}"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            raise RuntimeError("Xvfb did not start")
+        time.sleep(0.05)
+    return proc, f":{n}"
+
+
 def smolvm():
     """The smolvm binary under test ($SMOLVM, default ./smolvm in the repository)."""
     if not os.access(SMOLVM, os.X_OK):
@@ -421,3 +440,10 @@ def marker_value(result, name):
     m = re.search(rf"^{re.escape(name)}=(.*?)\r?$", result.stdout, re.M)
     assert m, f"no {name}= line in the output\n{result.describe()}"
     return m.group(1)
+
+
+def show(capsys, text):
+    """Prints a test's figures (timings, outcomes) past pytest's capture, so the log of
+    `make integration` has them whether the test passes or not."""
+    with capsys.disabled():
+        print(f"\n{text}", flush=True)

@@ -167,8 +167,8 @@ static inline void fake_machine_init(struct fake_machine *m)
 		unsigned devfn = (i + 1) << 3; /* slot 0 is the host bridge */
 		uint64_t lo, hi;
 
-		/* Memory decoding on: the BAR appears on the MMIO bus. Its ioeventfds cannot be
-		 * registered without KVM (a warning each), so notifications go through the bus. */
+		/* Memory decoding on: the BAR appears on the MMIO bus. Without KVM there are no
+		 * ioeventfds (vm_fd is -1), so notifications go through the bus. */
 		pci_config_write(&m->vm, devfn, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 		lo = pci_config_read(&m->vm, devfn, PCI_BAR0, 4);
 		hi = pci_config_read(&m->vm, devfn, PCI_BAR0 + 4, 4);

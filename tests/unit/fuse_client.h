@@ -1,7 +1,7 @@
 /*
  * A tiny FUSE client for the unit tests of the FUSE server: it sends crafted requests to a
  * server on a temporary tree (share/ and, beside it, outside/ with a secret the guest must never
- * reach) and checks what every reply must satisfy. Included by test_fuse_ops.c,
+ * reach) and checks what every reply must satisfy. Included by test_fuse_ops.c, test_fuse_state.c,
  * test_fuse_escapes.c and test_fuse_limits.c; everything here is static, one copy per test
  * binary.
  */

@@ -12,29 +12,12 @@
 #include "acpi/aml.h"
 #include "arch/x86/layout.h"
 #include "aml_check.h"
+#include "bytes.h"
 #include "unit.h"
 
 #define GPA LAYOUT_ACPI
 
 static uint8_t tables[LAYOUT_ACPI_SIZE];
-
-static uint64_t le(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-static uint8_t sum8(const uint8_t *p, size_t n)
-{
-	uint8_t s = 0;
-
-	while (n--)
-		s += *p++;
-	return s;
-}
 
 static const uint8_t *find_bytes(const uint8_t *hay, size_t n, const void *needle, size_t len)
 {

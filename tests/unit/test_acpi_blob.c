@@ -12,27 +12,10 @@
 
 #include "acpi/acpi.h"
 #include "arch/x86/layout.h"
+#include "bytes.h"
 #include "unit.h"
 
 static uint8_t fixed[LAYOUT_ACPI_SIZE], blob_buf[LAYOUT_ACPI_SIZE];
-
-static uint64_t le(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-static uint8_t sum8(const uint8_t *p, size_t n)
-{
-	uint8_t s = 0;
-
-	while (n--)
-		s += *p++;
-	return s;
-}
 
 static struct acpi_config firmware_config(uint64_t ecam)
 {

@@ -15,20 +15,12 @@
 #include "arch/x86/layout.h"
 #include "devices/ged.h"
 #include "aml_check.h"
+#include "bytes.h"
 #include "unit.h"
 
 #define GPA LAYOUT_ACPI
 
 static uint8_t tables[LAYOUT_ACPI_SIZE];
-
-static uint64_t le(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 /* The DSDT of a 2-CPU machine, through RSDP -> XSDT -> FADT; its length in *len. */
 static const uint8_t *build_dsdt(uint32_t *len)

@@ -13,6 +13,7 @@
 #include "arch/x86/e820.h"
 #include "cd/fw_cfg.h"
 #include "fw_cfg_guest.h"
+#include "bytes.h"
 #include "unit.h"
 
 #define RAM_SIZE (16u << 20)
@@ -29,33 +30,6 @@ static void fresh(void)
 	CHECK(g.fw != NULL);
 	if (!g.fw)
 		abort();
-}
-
-static uint64_t le(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-static uint64_t be(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint8_t sum8(const uint8_t *p, size_t n)
-{
-	uint8_t s = 0;
-
-	while (n--)
-		s += *p++;
-	return s;
 }
 
 static uint64_t read_item(uint16_t key, unsigned n)

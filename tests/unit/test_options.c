@@ -111,6 +111,7 @@ static void test_defaults(void)
 	CHECK(!c.nographic);
 	CHECK_EQ(c.shutdown_timeout, 30);
 	CHECK(c.monitor_path == NULL);
+	CHECK(c.sandbox);
 	CHECK_STR(err_text, "");
 	CHECK_STR(out_text, "");
 }
@@ -431,6 +432,21 @@ static void test_shutdown_timeout_and_monitor(void)
 	}
 }
 
+/* -sandbox on|off, on by default; the last one given wins, as with qemu's options. */
+static void test_sandbox(void)
+{
+	struct vm_config c;
+
+	CHECK_EQ(parse(&c, "-kernel", "k", "-sandbox", "off", NULL), OPTIONS_RUN);
+	CHECK(!c.sandbox);
+	CHECK_EQ(parse(&c, "-kernel", "k", "-sandbox", "off", "--sandbox", "on", NULL),
+		 OPTIONS_RUN);
+	CHECK(c.sandbox);
+	CHECK_FAILS("-sandbox", "'yes'", "-kernel", "k", "-sandbox", "yes");
+	CHECK_FAILS("-sandbox", "''", "-kernel", "k", "-sandbox", "");
+	CHECK_FAILS("-sandbox needs an argument", "on|off", "-kernel", "k", "-sandbox");
+}
+
 /* A failed parse leaves a config with the defaults, not a previous call's values. */
 static void test_reset_between_calls(void)
 {
@@ -611,6 +627,7 @@ int main(void)
 	RUN(test_smp);
 	RUN(test_errors);
 	RUN(test_shutdown_timeout_and_monitor);
+	RUN(test_sandbox);
 	RUN(test_reset_between_calls);
 	RUN(test_display);
 	RUN(test_firmware_boot);
