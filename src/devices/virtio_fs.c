@@ -294,9 +294,23 @@ static int fs_init_queues(struct virtio_fs *fs)
 
 /* NULL (and a message) on failure; virtio_fs_create adds the PCI function. */
 
+static enum fuse_server_cache fs_cache_mode(enum share_cache cache)
+{
+	switch (cache) {
+	case SHARE_CACHE_ALWAYS:
+		return FUSE_SERVER_CACHE_ALWAYS;
+	case SHARE_CACHE_NEVER:
+		return FUSE_SERVER_CACHE_NEVER;
+	case SHARE_CACHE_AUTO:
+		break;
+	}
+	return FUSE_SERVER_CACHE_AUTO;
+}
+
 struct virtio_device *virtio_fs_new(const struct share_config *share)
 {
-	struct fuse_server_config scfg = {.root = share->path, .readonly = share->readonly};
+	struct fuse_server_config scfg = {
+	    .root = share->path, .readonly = share->readonly, .cache = fs_cache_mode(share->cache)};
 	struct virtio_fs *fs = calloc(1, sizeof(*fs));
 	int err;
 
