@@ -1,0 +1,68 @@
+"""PCI configuration space without the type-1 ports: the direct-kernel machine offers ECAM
+only (described by the MCFG), unless -machine pci-ports=on adds ports 0xCF8/0xCFC. Linux
+finds every device either way; the default makes no exits at the ports beyond its probe."""
+
+import os
+import re
+
+from test_stats import stats_sections
+from vmtest import check_output, run_smolvm
+
+# An lspci from sysfs, and the kernel's lines about how it reaches configuration space.
+LIST = r"""
+for d in /sys/bus/pci/devices/*; do
+    echo "PCIDEV $(basename $d) $(cat $d/vendor) $(cat $d/device) $(cat $d/class)"
+done
+dmesg | grep -iE 'PCI|MMCONFIG|ECAM|MCFG' | sed 's/^/DMESG: /'
+echo DONE
+"""
+
+
+def boot(guest, tmp_path, extra=()):
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(b"\0" * (1 << 20))
+    env = dict(os.environ, SMOLVM_STATS="1")
+    r = run_smolvm(guest.args(LIST, extra=["-drive", f"file={disk}", *extra]), env=env)
+    check_output(r, "DONE")
+    devices = re.findall(r"^PCIDEV (\S+ \S+ \S+ \S+)\r?$", r.stdout, re.M)
+    dmesg = "\n".join(re.findall(r"^DMESG: (.*?)\r?$", r.stdout, re.M))
+    return r, devices, dmesg, stats_sections(r.stderr)["IO/MMIO exits by device"]
+
+
+def port_exits(devices):
+    """{row: count} of the exits at ports 0xCF8-0xCFF, claimed or not."""
+    rows = {}
+    for row, (count, _) in devices.items():
+        m = re.fullmatch(r"pio (\S+) 0x([0-9a-f]+)", row)
+        if m and 0xcf8 <= int(m.group(2), 16) <= 0xcff:
+            rows[row] = int(count)
+    return rows
+
+
+def test_ecam_only_by_default_and_ports_on_request(guest, tmp_path):
+    r, found, dmesg, devices = boot(guest, tmp_path)
+    why = r.describe() + "\n" + dmesg
+    # The host bridge, virtio console, rng, net and the disk: all found through ECAM.
+    ids = sorted(d.split()[1:3] for d in found)
+    assert ["0x1b36", "0x0008"] in ids, why
+    for dev in ("0x1041", "0x1042", "0x1043", "0x1044"):
+        assert ["0x1af4", dev] in ids, why
+    # Linux took the MCFG (the window reserved by the DSDT), and found no type-1 access.
+    assert re.search(r"MMCONFIG at \[mem 0x[0-9a-f]+-0x[0-9a-f]+\] reserved", dmesg), why
+    assert "configuration type 1" not in dmesg, why
+    for bad in ("Fatal", "not reserved", "No config space access"):
+        assert bad not in dmesg, why
+    ecam = [n for row, (n, _) in devices.items() if row.startswith("mmio pci-ecam ")]
+    assert ecam and ecam[0] > 100, why
+    # No type-1 device; what reaches the ports is Linux's probe for one, a few accesses.
+    ports = port_exits(devices)
+    assert not any("pci-config" in row for row in ports), f"{ports}\n{why}"
+    assert sum(ports.values()) <= 16, f"{ports}\n{why}"
+
+    r2, found2, dmesg2, devices2 = boot(guest, tmp_path, extra=["-machine", "pci-ports=on"])
+    why2 = r2.describe() + "\n" + dmesg2
+    assert sorted(found2) == sorted(found), f"{found}\n{found2}\n{why2}"
+    assert "configuration type 1" in dmesg2, why2
+    ports2 = port_exits(devices2)
+    assert ports2.get("pio pci-config 0xcf8", 0) > 200, f"{ports2}\n{why2}"
+
