@@ -224,7 +224,6 @@ static int opt_machine(struct vm_config *cfg, const char *opt, const char *arg)
 			return -1;
 		}
 		cfg->pci_ports = on;
-		cfg->pci_ports_given = true;
 	}
 	return 0;
 }
@@ -334,13 +333,11 @@ static int options_check_boot(struct vm_config *cfg)
 		return -1;
 	}
 	cfg->firmware = !cfg->kernel;
-	if (cfg->firmware && cfg->pci_ports_given && !cfg->pci_ports) {
+	if (cfg->firmware && !cfg->pci_ports) {
 		log_error("-machine pci-ports=off: the firmware machine needs the ports (its "
 			  "firmware configures PCI through them); leave it out with -cd or a -drive");
 		return -1;
 	}
-	if (cfg->firmware)
-		cfg->pci_ports = true;
 	if (cfg->cd) {
 		if (cfg->ndrives == VM_MAX_DRIVES) {
 			log_error("-cd: at most %d drives, with the CD", VM_MAX_DRIVES);
@@ -378,7 +375,7 @@ static const struct option_def option_table[] = {
 	{.name = "-share", .arg = "TAG PATH[,readonly]", .apply_words = options_parse_share,
 	 .help = "share a host folder: mount -t virtiofs TAG /mnt in the guest"},
 	{.name = "-machine", .alias = "-M", .arg = "pci-ports=on|off", .apply = opt_machine,
-	 .help = "on: PCI config ports 0xcf8/0xcfc too, for acpi=off guests (default off)"},
+	 .help = "off: PCI configuration through ECAM only, not 0xcf8/0xcfc (default on)"},
 	{.name = "-no-reboot", .apply = opt_no_reboot,
 	 .help = "exit when the guest reboots instead of restarting it"},
 	{.name = "-nographic", .apply = opt_nographic,
@@ -442,6 +439,7 @@ enum options_result options_parse(int argc, char **argv, struct vm_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->mem_size = 512ULL << 20;
 	cfg->ncpus = 1;
+	cfg->pci_ports = true;
 	cfg->shutdown_timeout = VM_DEFAULT_SHUTDOWN_TIMEOUT;
 
 	for (int i = 1; i < argc; i++) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "arch/x86/layout.h"
+#include "vmm/coalesced.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
@@ -439,6 +440,10 @@ int pci_host_create(struct vm *vm, bool config_ports)
 	if (ret == 0)
 		ret = config_ports ? bus_register(&vm->pio, PORT_PCI_CONFIG, 8, &pci_port_ops, h)
 				   : bus_register(&vm->pio, PORT_PCI_RESET, 1, &pci_reset_ops, h);
+	/* The address latch: its writes wait in KVM's ring until the data port's exit. Where
+	 * KVM cannot, they exit as before. */
+	if (ret == 0 && config_ports)
+		coalesced_pio_add(vm, PORT_PCI_CONFIG, 4);
 	if (ret == 0)
 		ret = bus_register(&vm->mmio, LAYOUT_PCI_ECAM, LAYOUT_PCI_ECAM_SIZE, &pci_ecam_ops,
 				   h);

@@ -83,10 +83,9 @@ struct pci_device {
 };
 
 /* Create the host bridge at 00:00.0 and the configuration space access paths: ECAM, and
- * with config_ports the type-1 ports 0xCF8/0xCFC too. Each type-1 access is two exits (the
- * address, then the data) against one through ECAM, so the direct-kernel machine leaves
- * them out unless asked (-machine pci-ports=on); a firmware without ECAM needs them. Port
- * 0xCF9 (reset control) is there either way. */
+ * with config_ports the type-1 ports 0xCF8/0xCFC too (-machine pci-ports=off leaves them
+ * out), whose address writes KVM buffers where it can (vmm/coalesced.h), so that a type-1
+ * access costs one exit, not two. Port 0xCF9 (reset control) is there either way. */
 int pci_host_create(struct vm *vm, bool config_ports);
 /* Take ECAM off the MMIO bus (configuration then only through 0xCF8/0xCFC): for a firmware
  * that puts its own BARs where ECAM would sit (OVMF on an i440FX has no ECAM). */

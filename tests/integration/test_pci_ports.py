@@ -1,6 +1,6 @@
-"""PCI configuration space without the type-1 ports: the direct-kernel machine offers ECAM
-only (described by the MCFG), unless -machine pci-ports=on adds ports 0xCF8/0xCFC. Linux
-finds every device either way; the default makes no exits at the ports beyond its probe."""
+"""PCI configuration space, as Linux reaches it: by default through the type-1 ports, whose
+address writes (0xCF8) KVM buffers instead of exiting, so an access costs one exit at the data
+port; with -machine pci-ports=off through ECAM only (the MCFG). Every device is found both ways."""
 
 import os
 import re
@@ -39,30 +39,33 @@ def port_exits(devices):
     return rows
 
 
-def test_ecam_only_by_default_and_ports_on_request(guest, tmp_path):
+def test_type1_with_coalesced_address_and_ecam_only(guest, tmp_path):
     r, found, dmesg, devices = boot(guest, tmp_path)
     why = r.describe() + "\n" + dmesg
-    # The host bridge, virtio console, rng, net and the disk: all found through ECAM.
+    # The host bridge, virtio console, rng, net and the disk.
     ids = sorted(d.split()[1:3] for d in found)
     assert ["0x1b36", "0x0008"] in ids, why
     for dev in ("0x1041", "0x1042", "0x1043", "0x1044"):
         assert ["0x1af4", dev] in ids, why
-    # Linux took the MCFG (the window reserved by the DSDT), and found no type-1 access.
-    assert re.search(r"MMCONFIG at \[mem 0x[0-9a-f]+-0x[0-9a-f]+\] reserved", dmesg), why
-    assert "configuration type 1" not in dmesg, why
-    for bad in ("Fatal", "not reserved", "No config space access"):
+    assert "configuration type 1" in dmesg, why
+    for bad in ("Fatal", "No config space access"):
         assert bad not in dmesg, why
-    ecam = [n for row, (n, _) in devices.items() if row.startswith("mmio pci-ecam ")]
-    assert ecam and ecam[0] > 100, why
-    # No type-1 device; what reaches the ports is Linux's probe for one, a few accesses.
-    ports = port_exits(devices)
-    assert not any("pci-config" in row for row in ports), f"{ports}\n{why}"
-    assert sum(ports.values()) <= 16, f"{ports}\n{why}"
+    type1 = port_exits(devices).get("pio pci-config 0xcf8", 0)  # the row of 0xCF8-0xCFF
+    assert type1 > 200, f"{devices}\n{why}"
 
-    r2, found2, dmesg2, devices2 = boot(guest, tmp_path, extra=["-machine", "pci-ports=on"])
+    r2, found2, dmesg2, devices2 = boot(guest, tmp_path, extra=["-machine", "pci-ports=off"])
     why2 = r2.describe() + "\n" + dmesg2
     assert sorted(found2) == sorted(found), f"{found}\n{found2}\n{why2}"
-    assert "configuration type 1" in dmesg2, why2
+    # Linux took the MCFG (the window reserved by the DSDT); nothing answers at the ports.
+    assert re.search(r"MMCONFIG at \[mem 0x[0-9a-f]+-0x[0-9a-f]+\] reserved", dmesg2), why2
+    assert "configuration type 1" not in dmesg2, why2
+    ecam = [n for row, (n, _) in devices2.items() if row.startswith("mmio pci-ecam ")]
+    assert ecam and ecam[0] > 100, why2
     ports2 = port_exits(devices2)
-    assert ports2.get("pio pci-config 0xcf8", 0) > 200, f"{ports2}\n{why2}"
-
+    assert not any("pci-config" in row for row in ports2), f"{ports2}\n{why2}"
+    # The same accesses cost one exit each through ECAM, and two each through the ports
+    # nobody answers (Linux's early quirks use type 1 directly). Type 1 with its address
+    # writes buffered costs one per access: not more than that whole boot, where two exits
+    # per access would be about twice as many.
+    ecam_boot = ecam[0] + sum(ports2.values())
+    assert type1 <= ecam_boot, f"type 1: {type1} exits, ECAM: {ecam_boot}\n{why}"
