@@ -68,4 +68,5 @@ def test_type1_with_coalesced_address_and_ecam_only(guest, tmp_path):
     # writes buffered costs one per access: not more than that whole boot, where two exits
     # per access would be about twice as many.
     ecam_boot = ecam[0] + sum(ports2.values())
+    print(f"PCI config exits: type 1 {type1}; ECAM only {ecam[0]} + ports {sum(ports2.values())}")
     assert type1 <= ecam_boot, f"type 1: {type1} exits, ECAM: {ecam_boot}\n{why}"
