@@ -246,6 +246,21 @@ def run_smolvm(args, timeout=BOOT_TIMEOUT, input=None, env=None, wrap=()):
                 f"--- stderr ---\n{tail(_text(timed_out.stderr))}", pytrace=False)
 
 
+def vm_process(pid, timeout=10):
+    """The one child of smolvm's supervising process pid, the VM's process."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                children = f.read().split()
+        except FileNotFoundError:
+            children = []
+        if len(children) == 1:
+            return int(children[0])
+        assert time.monotonic() < deadline, f"smolvm {pid} has children {children}, not one"
+        time.sleep(0.05)
+
+
 class Running:
     """A smolvm process to expect() on: pexpect on pipes, or in a pty (console=True)."""
 
@@ -338,6 +353,14 @@ class Running:
 
     def alive(self):
         return self.p.isalive() if self.console else self.proc.poll() is None
+
+    def pid(self):
+        return self.p.pid if self.console else self.proc.pid
+
+    def vm_pid(self):
+        """The VM's process: smolvm's first process only supervises it
+        (src/vmm/supervise.c) and starts a new one at each guest reboot."""
+        return vm_process(self.pid())
 
     def kill(self):
         """SIGKILL if still running (test teardown)."""
@@ -440,3 +463,10 @@ def marker_value(result, name):
     m = re.search(rf"^{re.escape(name)}=(.*?)\r?$", result.stdout, re.M)
     assert m, f"no {name}= line in the output\n{result.describe()}"
     return m.group(1)
+
+
+def show(capsys, text):
+    """Prints a test's figures (timings, outcomes) past pytest's capture, so the log of
+    `make integration` has them whether the test passes or not."""
+    with capsys.disabled():
+        print(f"\n{text}", flush=True)
