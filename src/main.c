@@ -73,7 +73,8 @@ static int machine_add_devices(struct vm *vm)
 	struct virtio_console *hvc;
 
 	if (!com1 || rtc_create(vm) || i8042_create(vm) || acpi_pm_create(vm) ||
-	    post_port_create(vm) || pci_host_create(vm) || !(vm->ged = ged_create(vm))) {
+	    post_port_create(vm) || pci_host_create(vm, vm->cfg->pci_ports) ||
+	    !(vm->ged = ged_create(vm))) {
 		log_error("cannot create the platform devices");
 		return -1;
 	}

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/keyval.h"
 #include "vmm/features.h"
 #include "vmm/log.h"
 
@@ -200,6 +201,33 @@ static int opt_monitor(struct vm_config *cfg, const char *opt, const char *arg)
 	return 0;
 }
 
+/* -machine pci-ports=on|off: the machine's one property so far, in qemu's key=value form. */
+static int opt_machine(struct vm_config *cfg, const char *opt, const char *arg)
+{
+	struct keyval kv;
+	char *key, *value;
+
+	if (!keyval_init(&kv, arg)) {
+		log_error("%s: out of memory", opt);
+		return -1;
+	}
+	while (keyval_next(&kv, &key, &value)) {
+		int on = keyval_bool(value);
+
+		if (strcmp(key, "pci-ports") != 0) {
+			log_error("%s: '%s' is not a property of the machine (pci-ports=on|off)", opt,
+				  key);
+			return -1;
+		}
+		if (on < 0) {
+			log_error("%s: pci-ports='%s' is neither on nor off", opt, value);
+			return -1;
+		}
+		cfg->pci_ports = on;
+	}
+	return 0;
+}
+
 static int opt_sandbox(struct vm_config *cfg, const char *opt, const char *arg)
 {
 	if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0) {
@@ -315,6 +343,11 @@ static int options_check_boot(struct vm_config *cfg)
 		return -1;
 	}
 	cfg->firmware = !cfg->kernel;
+	if (cfg->firmware && !cfg->pci_ports) {
+		log_error("-machine pci-ports=off: the firmware machine needs the ports (its "
+			  "firmware configures PCI through them); leave it out with -cd or a -drive");
+		return -1;
+	}
 	if (cfg->cd) {
 		if (cfg->ndrives == VM_MAX_DRIVES) {
 			log_error("-cd: at most %d drives, with the CD", VM_MAX_DRIVES);
@@ -352,6 +385,8 @@ static const struct option_def option_table[] = {
 	{.name = "-share", .arg = "TAG PATH[,readonly][,cache=MODE]",
 	 .apply_words = options_parse_share,
 	 .help = "share a host folder: mount -t virtiofs TAG /mnt in the guest"},
+	{.name = "-machine", .alias = "-M", .arg = "pci-ports=on|off", .apply = opt_machine,
+	 .help = "off: PCI configuration through ECAM only, not 0xcf8/0xcfc (default on)"},
 	{.name = "-no-reboot", .apply = opt_no_reboot,
 	 .help = "exit when the guest reboots instead of restarting it"},
 	{.name = "-nographic", .apply = opt_nographic,
@@ -418,6 +453,7 @@ enum options_result options_parse(int argc, char **argv, struct vm_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->mem_size = 512ULL << 20;
 	cfg->ncpus = 1;
+	cfg->pci_ports = true;
 	cfg->shutdown_timeout = VM_DEFAULT_SHUTDOWN_TIMEOUT;
 	cfg->sandbox = true;
 

@@ -87,6 +87,9 @@ struct vm_config {
 	/* Without -kernel the machine boots through EFI firmware (the cd feature): the ISO of
 	 * -cd (drive[0], read-only) or else the first -drive. */
 	bool firmware;
+	/* PCI configuration through ports 0xCF8/0xCFC as well as ECAM: on unless -machine
+	 * pci-ports=off, which the firmware machine refuses (OVMF on an i440FX has no ECAM). */
+	bool pci_ports;
 	const char *cd;      /* -cd FILE, or NULL */
 	const char *bios;    /* -bios FILE: the firmware's code, or NULL for Debian's OVMF */
 	const char *efivars; /* -efivars FILE: the variable store kept there, or NULL (in memory) */

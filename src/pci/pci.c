@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "arch/x86/layout.h"
+#include "vmm/coalesced.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
@@ -259,6 +260,25 @@ static const struct bus_ops pci_port_ops = {
 	.name = "pci-config",
 };
 
+/* 0xCF9 alone, where the type-1 ports are off: reboot=pci still resets. Reads as zero. */
+static uint64_t pci_reset_read(void *opaque, uint64_t offset, unsigned size)
+{
+	(void)opaque, (void)offset, (void)size;
+	return 0;
+}
+
+static void pci_reset_write(void *opaque, uint64_t offset, unsigned size, uint64_t value)
+{
+	if (offset == 0 && size == 1)
+		pci_port_write(opaque, 1, 1, value);
+}
+
+static const struct bus_ops pci_reset_ops = {
+	.read = pci_reset_read,
+	.write = pci_reset_write,
+	.name = "pci-reset",
+};
+
 /* ECAM: bus 0 only; offset = device/function << 12 | register. */
 static uint64_t pci_ecam_read(void *opaque, uint64_t offset, unsigned size)
 {
@@ -402,7 +422,7 @@ void pci_host_set_bridge_id(struct vm *vm, uint16_t vendor, uint16_t device, uin
 	pthread_mutex_unlock(&h->lock);
 }
 
-int pci_host_create(struct vm *vm)
+int pci_host_create(struct vm *vm, bool config_ports)
 {
 	struct pci_host *h = calloc(1, sizeof(*h));
 	int ret;
@@ -418,7 +438,12 @@ int pci_host_create(struct vm *vm)
 	pci_device_init(&h->bridge, HOST_BRIDGE_VENDOR, HOST_BRIDGE_DEVICE, CLASS_HOST_BRIDGE, 0, 0);
 	ret = pci_device_register(vm, &h->bridge);
 	if (ret == 0)
-		ret = bus_register(&vm->pio, PORT_PCI_CONFIG, 8, &pci_port_ops, h);
+		ret = config_ports ? bus_register(&vm->pio, PORT_PCI_CONFIG, 8, &pci_port_ops, h)
+				   : bus_register(&vm->pio, PORT_PCI_RESET, 1, &pci_reset_ops, h);
+	/* The address latch: its writes wait in KVM's ring until the data port's exit. Where
+	 * KVM cannot, they exit as before. */
+	if (ret == 0 && config_ports)
+		coalesced_pio_add(vm, PORT_PCI_CONFIG, 4);
 	if (ret == 0)
 		ret = bus_register(&vm->mmio, LAYOUT_PCI_ECAM, LAYOUT_PCI_ECAM_SIZE, &pci_ecam_ops,
 				   h);

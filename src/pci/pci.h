@@ -1,5 +1,5 @@
 /*
- * PCI: one host bridge, bus 0, configuration space through ports 0xCF8/0xCFC and ECAM.
+ * PCI: one host bridge, bus 0, configuration space through ECAM and ports 0xCF8/0xCFC.
  * A device is one function of a slot: most take function 0 of the first free slot, a
  * multi-function device (header type bit 7 on its function 0) places its functions itself.
  * A device fills its 256-byte configuration header and declares its BARs; the bus places
@@ -82,8 +82,11 @@ struct pci_device {
 	struct pci_bar bar[PCI_NUM_BARS];
 };
 
-/* Create the host bridge at 00:00.0 and the configuration space access paths. */
-int pci_host_create(struct vm *vm);
+/* Create the host bridge at 00:00.0 and the configuration space access paths: ECAM, and
+ * with config_ports the type-1 ports 0xCF8/0xCFC too (-machine pci-ports=off leaves them
+ * out), whose address writes KVM buffers where it can (vmm/coalesced.h), so that a type-1
+ * access costs one exit, not two. Port 0xCF9 (reset control) is there either way. */
+int pci_host_create(struct vm *vm, bool config_ports);
 /* Take ECAM off the MMIO bus (configuration then only through 0xCF8/0xCFC): for a firmware
  * that puts its own BARs where ECAM would sit (OVMF on an i440FX has no ECAM). */
 void pci_host_remove_ecam(struct vm *vm);

@@ -11,6 +11,7 @@
 
 #include "arch/x86/cpu.h"
 #include "sandbox/sandbox.h"
+#include "vmm/coalesced.h"
 #include "vmm/log.h"
 #include "vmm/stats.h"
 #include "vmm/vm.h"
@@ -35,6 +36,7 @@ int vcpu_create(struct vm *vm, unsigned id, struct vcpu *vcpu)
 		log_error("mmap of vCPU %u: %s", id, strerror(errno));
 		return -errno;
 	}
+	coalesced_attach(vm, vcpu->run, vm->vcpu_mmap_size);
 	vcpu->stats = stats_vcpu_new();
 	ret = cpu_setup_cpuid(vm, vcpu->fd, id);
 	if (ret == 0)
@@ -94,6 +96,8 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 	struct kvm_run *run = vcpu->run;
 	char what[128];
 
+	/* Port writes KVM buffered since (0xCF8's address) come before what this exit does. */
+	coalesced_flush(vcpu->vm);
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		vcpu_handle_io(vcpu);

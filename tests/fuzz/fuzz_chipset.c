@@ -26,7 +26,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	vm.kvm_fd = vm.vm_fd = vm.stop_fd = -1;
 	bus_init(&vm.pio, "pio");
 	bus_init(&vm.mmio, "mmio");
-	if (pci_host_create(&vm) != 0 || chipset_create(&vm) != 0)
+	if (pci_host_create(&vm, true) != 0 || chipset_create(&vm) != 0)
 		abort();
 	return 0;
 }

@@ -300,6 +300,20 @@ def test_kernel_options_without_kernel(tmp_path, opt):
     check_refused(r, 2, opt, "-kernel", hint=True)
 
 
+@pytest.mark.parametrize("value,named", [("pci-ports=maybe", "maybe"), ("q35", "q35"),
+                                         ("pci-ports=on,smm=off", "smm")])
+def test_bad_machine_property(value, named):
+    r = run_smolvm(["-kernel", guest_file("bzImage"), "-machine", value], timeout=QUICK)
+    check_refused(r, 2, "-machine", named, hint=True)
+
+
+def test_firmware_machine_keeps_its_pci_ports(tmp_path):
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(b"\0" * (1 << 20))
+    r = run_smolvm(["-drive", f"file={disk}", "-M", "pci-ports=off"], timeout=QUICK)
+    check_refused(r, 2, "pci-ports=off", "firmware", hint=True)
+
+
 @pytest.fixture(scope="module")
 def nofeat_smolvm():
     """smolvm built without any feature (make features=), as CI's check-nofeat builds it."""

@@ -159,7 +159,8 @@ static inline void fake_machine_init(struct fake_machine *m)
 	bus_init(&m->vm.pio, "pio");
 	bus_init(&m->vm.mmio, "mmio");
 	m->console_out = devnull;
-	if (pci_host_create(&m->vm) != 0 || !(m->console = virtio_console_create(&m->vm, devnull)) ||
+	if (pci_host_create(&m->vm, true) != 0 ||
+	    !(m->console = virtio_console_create(&m->vm, devnull)) ||
 	    virtio_rng_create(&m->vm) != 0 || virtio_blk_create(&m->vm, &m->cfg.drive[0]) != 0 ||
 	    fake_net_add(&m->vm) != 0 || virtio_fs_create(&m->vm, &m->cfg.share[0]) != 0)
 		fake_machine_die("devices");

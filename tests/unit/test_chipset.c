@@ -39,7 +39,7 @@ static void machine_init(void)
 	vm.kvm_fd = vm.vm_fd = vm.stop_fd = -1;
 	bus_init(&vm.pio, "pio");
 	bus_init(&vm.mmio, "mmio");
-	CHECK_EQ(pci_host_create(&vm), 0);
+	CHECK_EQ(pci_host_create(&vm, true), 0);
 }
 
 static uint32_t pio_read(uint16_t port, unsigned size)

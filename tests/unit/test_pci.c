@@ -1,7 +1,8 @@
 /*
  * PCI configuration space by bus/device/function, as a guest reaches it: through ports
  * 0xCF8/0xCFC and through ECAM. Functions other than 0 answer only behind a multi-function
- * function 0; absent functions read all-ones and drop writes.
+ * function 0; absent functions read all-ones and drop writes. Without the ports (the
+ * direct-kernel machine's default) only ECAM answers, and 0xCF9 still resets.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -23,14 +24,20 @@ static void machine_free(void)
 	free(vm.mmio.ranges);
 }
 
-static void machine_init(void)
+static void machine_init_ports(bool config_ports)
 {
 	machine_free();
 	memset(&vm, 0, sizeof(vm));
 	vm.kvm_fd = vm.vm_fd = vm.stop_fd = -1;
 	bus_init(&vm.pio, "pio");
 	bus_init(&vm.mmio, "mmio");
-	CHECK_EQ(pci_host_create(&vm), 0);
+	CHECK_EQ(pci_host_create(&vm, config_ports), 0);
+}
+
+/* The firmware machine's configuration paths: ports and ECAM. */
+static void machine_init(void)
+{
+	machine_init_ports(true);
 }
 
 /* A guest's configuration read through 0xCF8/0xCFC (bus 0). */
@@ -189,8 +196,43 @@ static void test_bridge_identity(void)
 	CHECK_EQ(cf8_read(DEVFN(0, 0), PCI_VENDOR_ID, 4), 0x12378086);
 }
 
+/* The direct-kernel machine: nothing at 0xCF8/0xCFC, the same devices through ECAM. */
+static void test_ecam_only_without_ports(void)
+{
+	const char *name;
+	uint64_t base;
+
+	machine_init_ports(false);
+	add_multifunction();
+	CHECK_EQ(ecam_read(DEVFN(0, 0), PCI_VENDOR_ID, 4), 0x00081b36);
+	CHECK_EQ(ecam_read(DEVFN(1, 3), PCI_VENDOR_ID, 4), 0x71138086);
+	CHECK_EQ(cf8_read(DEVFN(0, 0), PCI_VENDOR_ID, 4), 0xffffffffu);
+	CHECK_EQ(cf8_read(DEVFN(1, 0), PCI_VENDOR_ID, 2), 0xffff);
+	for (unsigned port = PORT_PCI_CONFIG; port < PORT_PCI_CONFIG + 8; port++)
+		CHECK_EQ(bus_describe(&vm.pio, port, &name, &base), port == PORT_PCI_RESET);
+	/* A type-1 write through the absent ports changes nothing. */
+	cf8_write(DEVFN(1, 0), PCI_INTERRUPT_LINE, 1, 0x0a);
+	CHECK_EQ(ecam_read(DEVFN(1, 0), PCI_INTERRUPT_LINE, 1), 0);
+	ecam_write(DEVFN(1, 0), PCI_INTERRUPT_LINE, 1, 0x0b);
+	CHECK_EQ(ecam_read(DEVFN(1, 0), PCI_INTERRUPT_LINE, 1), 0x0b);
+}
+
+/* reboot=pci: 0xCF9 bit 2 resets, with the ports or without them. */
+static void test_cf9_resets_either_way(void)
+{
+	for (int ports = 0; ports < 2; ports++) {
+		machine_init_ports(ports);
+		bus_write(&vm.pio, PORT_PCI_RESET, 1, 0x02); /* no reset bit */
+		CHECK_EQ(vm.stop_reason, VM_STOP_NONE);
+		bus_write(&vm.pio, PORT_PCI_RESET, 1, 0x06);
+		CHECK_EQ(vm.stop_reason, VM_STOP_REBOOT);
+	}
+}
+
 int main(void)
 {
+	RUN(test_ecam_only_without_ports);
+	RUN(test_cf9_resets_either_way);
 	RUN(test_functions_by_port_and_ecam);
 	RUN(test_function_hidden_without_multifunction);
 	RUN(test_function_without_function0);

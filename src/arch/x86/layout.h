@@ -49,6 +49,7 @@
 #define PORT_POST            0x80 /* POST codes: swallowed */
 #define PORT_COM1            0x3f8
 #define PORT_PCI_CONFIG      0xcf8 /* address at 0xcf8, data at 0xcfc..0xcff */
+#define PORT_PCI_RESET       0xcf9 /* reset control, inside the range above */
 #define PORT_PCI_IO          0x1000 /* I/O window for PCI BARs, up to 0xffff */
 #define PORT_PCI_IO_SIZE     0xf000
 
