@@ -339,6 +339,12 @@ class Running:
     def alive(self):
         return self.p.isalive() if self.console else self.proc.poll() is None
 
+    def has_mapped(self, name):
+        """Whether the running smolvm has a file whose path contains name mapped."""
+        pid = self.p.pid if self.console else self.proc.pid
+        with open(f"/proc/{pid}/maps") as f:
+            return name in f.read()
+
     def kill(self):
         """SIGKILL if still running (test teardown)."""
         if not self.console:
