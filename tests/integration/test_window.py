@@ -1,11 +1,12 @@
 """The SDL window (-display sdl) under Xvfb, with the std test guest (virtio_gpu,
 virtio_input): SDL2 is loaded for it, the window shows the guest's pixels where the guest
-drew them, a click in the window reaches the guest's tablet at the matching absolute position, a typed key reaches
-its keyboard, the connector has smolvm's EDID, a resized window becomes the guest's preferred
-mode without the guest asking for a probe, and closing the window
-presses the guest's power button: its acpid powers it off and smolvm exits 0. One boot does all of it, in that order (the nested
-machine makes each boot dear). With the window as the guest's console, the terminal keeps its
-mode and Ctrl-C typed there stops the VM (a second boot).
+drew them, a click in the window reaches the guest's tablet at the matching absolute
+position, a typed key reaches its keyboard, the connector has smolvm's EDID, a resized window
+becomes the guest's preferred mode without the guest asking for a probe, and closing the
+window presses the guest's power button: its acpid powers it off and smolvm exits 0. One
+boot does all of it, in that order (the nested machine makes each boot dear). With the
+window as the guest's console, the terminal keeps its mode and Ctrl-C typed there stops the
+VM (a second boot).
 """
 
 import ctypes
