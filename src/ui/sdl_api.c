@@ -6,7 +6,7 @@
 
 struct sdl_api sdl;
 
-/* The library while the table is filled from it; NULL before. Never closed: SDL's threads
+/* The library once the table is filled from it, NULL until then. Never closed: SDL's threads
  * and the window live until the process ends. */
 static void *sdl_api_handle;
 /* A failed lookup's message, kept past the dlclose that follows it. */
