@@ -34,13 +34,13 @@ BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
 
 # Libraries found through pkg-config, and the Debian package holding each .pc file.
-# SDL2 (the window) and zlib (PNG screendumps) only with the ui feature: `make features=`
-# needs neither. SDL2 gives its headers only: the window loads the library with dlopen()
-# when it opens (src/ui/sdl_api.h), so the binary does not link it (dlopen is in glibc's
-# libc since 2.34: no -ldl).
-PKG_MODULES := slirp $(if $(filter ui,$(features)),sdl2 zlib)
+# libseccomp builds the sandbox's filters (src/sandbox/). SDL2 (the window) and zlib (PNG
+# screendumps) only with the ui feature: `make features=` needs neither. SDL2 gives its
+# headers only: the window loads the library with dlopen() when it opens (src/ui/sdl_api.h),
+# so the binary does not link it (dlopen is in glibc's libc since 2.34: no -ldl).
+PKG_MODULES := slirp libseccomp $(if $(filter ui,$(features)),sdl2 zlib)
 PKG_LINKED  := $(filter-out sdl2,$(PKG_MODULES))
-PKG_DEBIAN  := slirp:libslirp-dev glib-2.0:libglib2.0-dev sdl2:libsdl2-dev zlib:zlib1g-dev
+PKG_DEBIAN  := slirp:libslirp-dev glib-2.0:libglib2.0-dev libseccomp:libseccomp-dev sdl2:libsdl2-dev zlib:zlib1g-dev
 # pkg-config is asked when a compile or link runs, never when this file is read, so that
 # `make run` and `make check` can install the packages (deps) first; the answer is kept for
 # the rest of the make run. If pkg-config fails, the build stops with one line naming the
@@ -189,6 +189,9 @@ fuzz-long: $(FUZZ_BIN)
 build/guest-tools/%: tests/guest/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -Wall -Wextra -Werror -O2 -static -o $@ $<
+
+# The hostile-guest tools share a small user-space virtio driver.
+build/guest-tools/virtio_rings build/guest-tools/virtio_fuse: tests/guest/tools/vq_driver.h
 
 guest-tools: $(TOOL_BIN)
 

@@ -64,8 +64,19 @@ def median_run(cmd, runs, timeout=300):
 
 
 def own_rss_kib(pid, guest_ram_bytes):
-    """Resident memory of pid outside its guest-RAM mapping(s): every mapping counts except
-    anonymous ones at least as large as guest RAM (the RAM itself, in smolvm and QEMU)."""
+    """Resident memory of pid and its children outside their guest-RAM mapping(s): every
+    mapping counts except anonymous ones at least as large as guest RAM (the RAM itself, in
+    smolvm and QEMU). smolvm's VM runs in a child of its supervising first process."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = [int(c) for c in f.read().split()]
+    except FileNotFoundError:
+        children = []
+    return _own_rss_kib_one(pid, guest_ram_bytes) + sum(
+        own_rss_kib(c, guest_ram_bytes) for c in children)
+
+
+def _own_rss_kib_one(pid, guest_ram_bytes):
     total = 0
     size = 0
     name = ""

@@ -31,6 +31,8 @@
 #include "devices/virtio_devices.h"
 #include "monitor/monitor.h"
 #include "pci/pci.h"
+#include "sandbox/landlock.h"
+#include "sandbox/sandbox.h"
 #include "term/console.h"
 #include "term/term.h"
 #include "vmm/features.h"
@@ -38,6 +40,7 @@
 #include "vmm/main_loop.h"
 #include "vmm/power_down.h"
 #include "vmm/stats.h"
+#include "vmm/supervise.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -210,14 +213,6 @@ static int machine_start_control(struct vm *vm, struct monitor *mon)
 	return mon ? monitor_start(mon, &target) : 0;
 }
 
-/* A guest reboot starts everything afresh: the same command line, a new process. */
-static _Noreturn void machine_restart(char **argv)
-{
-	term_restore();
-	execv("/proc/self/exe", argv);
-	die(EXIT_GUEST_ERROR, "cannot restart after the guest's reboot: %s", strerror(errno));
-}
-
 int main(int argc, char **argv)
 {
 	struct vm_config cfg;
@@ -229,8 +224,8 @@ int main(int argc, char **argv)
 	int initrd_fd = -1;
 	uint64_t initrd_size = 0;
 	enum vm_stop stop;
+	int ret;
 
-	stats_init();
 	switch (options_parse(argc, argv, &cfg)) {
 	case OPTIONS_EXIT:
 		return 0;
@@ -239,6 +234,12 @@ int main(int argc, char **argv)
 	case OPTIONS_RUN:
 		break;
 	}
+	/* From here on this is the VM's process; a guest reboot starts a fresh one. */
+	supervise_start();
+	stats_init();
+	ret = sandbox_init(&cfg);
+	if (ret != 0)
+		return ret == -EINVAL ? EXIT_USAGE : EXIT_GUEST_ERROR;
 	stats_mark("options");
 	/* Bad input files are the user's to fix: refuse them before touching KVM. */
 	if (cfg.firmware) {
@@ -293,10 +294,15 @@ int main(int argc, char **argv)
 	if (console_init(&vm, !window_console && term_enter_raw()) != 0)
 		return EXIT_GUEST_ERROR;
 	stats_mark("console");
+	/* Everything is open: from here on only the shares (and the monitor's directory) are
+	 * reachable, in every thread, and in the vCPUs and device workers that inherit it. */
+	if (landlock_apply(&cfg) != 0)
+		return EXIT_GUEST_ERROR;
 	for (unsigned i = 0; i < vm.ncpus; i++)
 		if (vcpu_start(&vm.vcpus[i]) != 0)
 			return EXIT_GUEST_ERROR;
 
+	sandbox_enter(SANDBOX_MAIN);
 	stop = main_loop_run(&vm);
 	monitor_close(mon);
 	vcpu_stop_all(&vm);
@@ -305,6 +311,6 @@ int main(int argc, char **argv)
 		for (unsigned i = 0; i < vm.ncpus; i++)
 			cpu_dump_state(vm.vcpus[i].fd, i);
 	if (stop == VM_STOP_REBOOT && !cfg.no_reboot)
-		machine_restart(argv);
+		return SUPERVISE_EXIT_REBOOT;
 	return stop == VM_STOP_REBOOT ? 0 : vm.stop_status;
 }

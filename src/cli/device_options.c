@@ -217,6 +217,26 @@ int options_parse_net(struct vm_config *cfg, const char *opt, const char *arg)
 	return 0;
 }
 
+static int share_cache_mode(const char *v, enum share_cache *mode)
+{
+	static const struct {
+		const char *name;
+		enum share_cache mode;
+	} modes[] = {
+	    {"auto", SHARE_CACHE_AUTO},
+	    {"always", SHARE_CACHE_ALWAYS},
+	    {"never", SHARE_CACHE_NEVER},
+	};
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (v && strcmp(v, modes[i].name) == 0) {
+			*mode = modes[i].mode;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 static int share_check(struct vm_config *cfg, const char *opt, const struct share_config *s)
 {
 	struct stat st;
@@ -283,6 +303,12 @@ int options_parse_share(struct vm_config *cfg, const char *opt, char **args, int
 			s.path = val;
 		} else if (!strcmp(key, "readonly") && (b = keyval_bool(val)) >= 0) {
 			s.readonly = b;
+		} else if (!strcmp(key, "cache")) {
+			if (share_cache_mode(val, &s.cache) != 0) {
+				log_error("%s: cache=%s: expected auto, always or never", opt,
+					  val ? val : "");
+				return -1;
+			}
 		} else {
 			log_error("%s: unknown or malformed parameter '%s%s%s'", opt, key, val ? "=" : "",
 				  val ? val : "");

@@ -200,6 +200,16 @@ static int opt_monitor(struct vm_config *cfg, const char *opt, const char *arg)
 	return 0;
 }
 
+static int opt_sandbox(struct vm_config *cfg, const char *opt, const char *arg)
+{
+	if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0) {
+		log_error("%s: '%s' is not on or off", opt, arg);
+		return -1;
+	}
+	cfg->sandbox = strcmp(arg, "on") == 0;
+	return 0;
+}
+
 /* One "width=N" or "height=N" of -display: 1..16384 pixels (the device's own limit). */
 static int opt_display_size(const char *opt, const char *item, const char *key, uint32_t *out)
 {
@@ -339,7 +349,8 @@ static const struct option_def option_table[] = {
 	{.name = "-net", .arg = "user[,hostfwd=...][,mac=M]|tap[,ifname=N]|none",
 	 .apply = options_parse_net,
 	 .help = "networking (default: user-mode NAT in 192.168.64.0/24)"},
-	{.name = "-share", .arg = "TAG PATH[,readonly]", .apply_words = options_parse_share,
+	{.name = "-share", .arg = "TAG PATH[,readonly][,cache=MODE]",
+	 .apply_words = options_parse_share,
 	 .help = "share a host folder: mount -t virtiofs TAG /mnt in the guest"},
 	{.name = "-no-reboot", .apply = opt_no_reboot,
 	 .help = "exit when the guest reboots instead of restarting it"},
@@ -351,6 +362,8 @@ static const struct option_def option_table[] = {
 	 .help = "a command socket (mode 0600): system_powerdown, screendump, quit..."},
 	{.name = "-display", .arg = "none|sdl[,width=W,height=H]", .apply = opt_display,
 	 .help = "none: a virtio-gpu screen without a window (screendump); sdl: a window"},
+	{.name = "-sandbox", .arg = "on|off", .apply = opt_sandbox,
+	 .help = "seccomp per thread, Landlock after setup (default on; off to debug)"},
 };
 
 #define NOPTIONS (sizeof(option_table) / sizeof(option_table[0]))
@@ -378,7 +391,8 @@ static void options_usage(FILE *out)
 		     "Ctrl-A Ctrl-A sends Ctrl-A.\n"
 		     "SIGTERM presses the guest's power button; a second one stops it at once.\n"
 		     "Exit status: 0 the guest powered off (or Ctrl-A x, or quit), 1 the VM failed,\n"
-		     "2 bad options or input files, 128+N signal N. More: man smolvm\n");
+		     "2 bad options or input files, 159 a forbidden system call (the sandbox),\n"
+		     "128+N signal N. More: man smolvm\n");
 }
 
 static const struct option_def *options_find(const char *name)
@@ -405,6 +419,7 @@ enum options_result options_parse(int argc, char **argv, struct vm_config *cfg)
 	cfg->mem_size = 512ULL << 20;
 	cfg->ncpus = 1;
 	cfg->shutdown_timeout = VM_DEFAULT_SHUTDOWN_TIMEOUT;
+	cfg->sandbox = true;
 
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];

@@ -57,11 +57,19 @@ struct net_config {
 	unsigned nhostfwd;
 };
 
-/* -share TAG PATH[,readonly] or -share tag=TAG,path=PATH[,readonly=on] */
+/* -share TAG PATH[,readonly][,cache=MODE] or -share tag=TAG,path=PATH[,readonly=on][,cache=MODE]
+ * MODE: what the guest may cache, with virtiofsd's meanings (fs/fuse_server.h). */
+enum share_cache {
+	SHARE_CACHE_AUTO,   /* names and attributes for 1 s, data until the next open (default) */
+	SHARE_CACHE_ALWAYS, /* everything, across opens: for trees only the guest changes */
+	SHARE_CACHE_NEVER,  /* nothing: host-side changes show at once */
+};
+
 struct share_config {
 	const char *tag;
 	const char *path;
 	bool readonly;
+	enum share_cache cache;
 };
 
 /* -display: where the guest's screen goes. */
@@ -96,6 +104,7 @@ struct vm_config {
 	unsigned nshares;
 	unsigned shutdown_timeout; /* seconds from SIGTERM's button press to a forced stop */
 	const char *monitor_path;  /* -monitor unix:PATH, or NULL */
+	bool sandbox;		   /* -sandbox on (default): seccomp per thread, Landlock after setup */
 };
 
 enum options_result {

@@ -52,6 +52,8 @@ static int blk_image_open_direct(const struct blk_image *img, int flags)
 	return fd;
 }
 
+#define BLK_IMAGE_LOCK_TRIES 50 /* 20 ms apart */
+
 static int blk_image_lock(struct blk_image *img)
 {
 	struct flock fl = {
@@ -60,9 +62,16 @@ static int blk_image_lock(struct blk_image *img)
 	};
 
 	/* An open file description lock: it conflicts with any other open of the image,
-	 * in this process too (the same image given twice), and dies with the descriptor. */
-	if (fcntl(img->fd_buffered, F_OFD_SETLK, &fl) == 0)
-		return 0;
+	 * in this process too (the same image given twice), and dies with the descriptor.
+	 * Held for up to a second: a smolvm just killed with SIGKILL takes its VM process
+	 * (PR_SET_PDEATHSIG) a moment later, and that one holds the lock until it is gone. */
+	for (int tries = 0; tries < BLK_IMAGE_LOCK_TRIES; tries++) {
+		if (fcntl(img->fd_buffered, F_OFD_SETLK, &fl) == 0)
+			return 0;
+		if (errno != EAGAIN && errno != EACCES)
+			break;
+		usleep(20 * 1000);
+	}
 	if (errno == EAGAIN || errno == EACCES) {
 		blk_image_fail(img,
 			       "in use by another process (one writer, or readonly=on readers)");

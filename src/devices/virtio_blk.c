@@ -35,6 +35,7 @@
 #include "devices/blk_image.h"
 #include "devices/blk_request.h"
 #include "devices/virtio_devices.h"
+#include "sandbox/sandbox.h"
 #include "virtio/virtio.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
@@ -49,6 +50,7 @@
 struct blk_worker {
 	struct blk_queue *q;
 	pthread_t thread;
+	char name[16]; /* the thread's; it names itself (the sandbox closes /proc) */
 	int epoll_fd;
 	bool started;
 	struct virtq_chain chain;
@@ -112,6 +114,8 @@ static void *blk_worker_main(void *arg)
 	struct virtio_blk *blk = q->blk;
 	struct virtq *vq = &blk->vdev.queue[q->index].vq;
 
+	pthread_setname_np(pthread_self(), w->name);
+	sandbox_enter(SANDBOX_DEVICE);
 	pthread_mutex_lock(&q->lock);
 	while (!atomic_load(&blk->stopping)) {
 		int r = virtq_pop(vq, &w->chain);
@@ -168,7 +172,6 @@ static int blk_worker_start(struct blk_queue *q, struct blk_worker *w, unsigned 
 	struct epoll_event kick = {.events = EPOLLIN | EPOLLEXCLUSIVE};
 	struct epoll_event stop = {.events = EPOLLIN};
 	pthread_attr_t attr;
-	char name[16];
 	int ret;
 
 	/* Started at most once between resets (the transport sees to it). */
@@ -182,6 +185,7 @@ static int blk_worker_start(struct blk_queue *q, struct blk_worker *w, unsigned 
 	if (epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, blk->vdev.queue[q->index].kick_fd, &kick) != 0 ||
 	    epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, blk->stop_fd, &stop) != 0)
 		return -errno;
+	snprintf(w->name, sizeof(w->name), "blk-%.4s-%u.%u", blk->name, q->index % 100, i % 10);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	ret = pthread_create(&w->thread, &attr, blk_worker_main, w);
@@ -189,8 +193,6 @@ static int blk_worker_start(struct blk_queue *q, struct blk_worker *w, unsigned 
 	if (ret)
 		return -ret;
 	w->started = true;
-	snprintf(name, sizeof(name), "blk-%.4s-%u.%u", blk->name, q->index % 100, i % 10);
-	pthread_setname_np(w->thread, name);
 	return 0;
 }
 

@@ -29,6 +29,7 @@
 
 #include "devices/virtio_devices.h"
 #include "fs/fuse_server.h"
+#include "sandbox/sandbox.h"
 #include "virtio/virtio.h"
 #include "virtio/virtio_worker.h"
 #include "vmm/log.h"
@@ -150,6 +151,10 @@ static void *fs_worker_thread(void *arg)
 	bool more;
 	int r;
 
+	/* Named from inside: naming another thread writes its /proc comm file, which the
+	 * sandbox closes. */
+	pthread_setname_np(pthread_self(), "virtio-fs");
+	sandbox_enter(SANDBOX_DEVICE);
 	if (!c || ep < 0) {
 		log_error("%s: cannot start a worker: %s", rq->fs->name,
 			  strerror(ep < 0 ? -ep : ENOMEM));
@@ -218,7 +223,7 @@ static int fs_queue_start(struct fs_request_queue *rq)
 	for (unsigned i = 0; i < FS_WORKERS_PER_QUEUE && !err; i++) {
 		err = -pthread_create(&rq->thread[i], &attr, fs_worker_thread, rq);
 		if (!err)
-			pthread_setname_np(rq->thread[rq->nthreads++], "virtio-fs");
+			rq->nthreads++;
 	}
 	pthread_attr_destroy(&attr);
 	if (err)
@@ -289,9 +294,23 @@ static int fs_init_queues(struct virtio_fs *fs)
 
 /* NULL (and a message) on failure; virtio_fs_create adds the PCI function. */
 
+static enum fuse_server_cache fs_cache_mode(enum share_cache cache)
+{
+	switch (cache) {
+	case SHARE_CACHE_ALWAYS:
+		return FUSE_SERVER_CACHE_ALWAYS;
+	case SHARE_CACHE_NEVER:
+		return FUSE_SERVER_CACHE_NEVER;
+	case SHARE_CACHE_AUTO:
+		break;
+	}
+	return FUSE_SERVER_CACHE_AUTO;
+}
+
 struct virtio_device *virtio_fs_new(const struct share_config *share)
 {
-	struct fuse_server_config scfg = {.root = share->path, .readonly = share->readonly};
+	struct fuse_server_config scfg = {
+	    .root = share->path, .readonly = share->readonly, .cache = fs_cache_mode(share->cache)};
 	struct virtio_fs *fs = calloc(1, sizeof(*fs));
 	int err;
 

@@ -22,6 +22,7 @@
 
 #include "devices/virtio_devices.h"
 #include "net/virtio_net.h"
+#include "sandbox/sandbox.h"
 #include "virtio/virtio.h"
 #include "vmm/log.h"
 
@@ -140,11 +141,15 @@ static void *virtio_net_thread(void *arg)
 	int tx_kick = n->vdev.queue[VIRTIO_NET_TXQ].kick_fd;
 	sigset_t pipe;
 
+	/* Named from inside: naming another thread writes its /proc comm file, which the
+	 * sandbox closes. */
+	pthread_setname_np(pthread_self(), "virtio-net");
 	/* A host peer that went away must cost a socket error, not the process (the main
 	 * thread ignores SIGPIPE too; unit tests have no main thread). */
 	sigemptyset(&pipe);
 	sigaddset(&pipe, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
+	sandbox_enter(SANDBOX_NET);
 	for (;;) {
 		int timeout = n->tx_more ? 0 : -1, stop, rxk, txk, ready;
 		bool room = net_rx_room(&n->rx);
@@ -218,7 +223,6 @@ static int virtio_net_activate(struct virtio_device *vdev)
 		log_error("virtio-net: cannot start the network thread: %s", strerror(ret));
 		return -ret;
 	}
-	pthread_setname_np(n->thread, "virtio-net");
 	n->running = true;
 	return 0;
 }

@@ -163,12 +163,12 @@ void fs_host_attr(const struct stat *st, struct fuse_attr *a)
 	a->blksize = (uint32_t)st->st_blksize;
 }
 
-void fs_host_entry(uint64_t id, const struct stat *st, struct fuse_entry_out *e)
+void fs_host_entry(uint64_t id, const struct stat *st, uint64_t valid, struct fuse_entry_out *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->nodeid = id;
 	e->generation = 0; /* ids are never reused, so no generation is needed */
-	e->entry_valid = FS_ENTRY_TIMEOUT_SEC;
-	e->attr_valid = FS_ATTR_TIMEOUT_SEC;
+	e->entry_valid = valid;
+	e->attr_valid = valid;
 	fs_host_attr(st, &e->attr);
 }

@@ -17,14 +17,6 @@
 
 #include "fs/fs_nodes.h"
 
-/*
- * Cache policy, like virtiofsd's cache=auto: the guest trusts names and attributes for 1 s, so
- * host-side changes show within a second, and file data is dropped on every open (no
- * FOPEN_KEEP_CACHE) and when attributes show a change (FUSE_AUTO_INVAL_DATA).
- */
-#define FS_ENTRY_TIMEOUT_SEC 1
-#define FS_ATTR_TIMEOUT_SEC  1
-
 /* openat2(dirfd, name, flags | O_CLOEXEC, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
  * RESOLVE_NO_SYMLINKS). Returns a descriptor or -errno. */
 int fs_host_open_beneath(int dirfd, const char *name, int flags, mode_t mode);
@@ -50,6 +42,7 @@ int fs_host_utimens(int fd, const struct timespec ts[2]);
 int fs_host_link(int fd, int newdir, const char *name);
 
 void fs_host_attr(const struct stat *st, struct fuse_attr *a);
-void fs_host_entry(uint64_t id, const struct stat *st, struct fuse_entry_out *e);
+/* An entry for node id, valid (name and attributes) for `valid` seconds. */
+void fs_host_entry(uint64_t id, const struct stat *st, uint64_t valid, struct fuse_entry_out *e);
 
 #endif

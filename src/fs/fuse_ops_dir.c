@@ -37,6 +37,7 @@ int fuse_op_opendir(struct fuse_server *s, struct fuse_req *r)
 	if (fh < 0)
 		return (int)fh;
 	out.fh = (uint64_t)fh;
+	out.open_flags = s->cache->dir_open;
 	return fuse_reply(r, &out, sizeof(out));
 }
 

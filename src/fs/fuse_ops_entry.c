@@ -50,7 +50,7 @@ static int entry_open(struct fuse_server *s, struct fs_node *parent, const char 
 	id = fs_nodes_adopt(&s->nodes, fd, st, parent, name, ref);
 	if (id < 0)
 		return (int)id;
-	fs_host_entry((uint64_t)id, st, e);
+	fs_host_entry((uint64_t)id, st, s->cache->valid, e);
 	return 0;
 }
 
@@ -72,7 +72,7 @@ int fuse_entry_lookup(struct fuse_server *s, struct fs_node *parent, const char 
 		if (err)
 			fs_nodes_forget(&s->nodes, n->id, 1);
 		else
-			fs_host_entry(n->id, &st, e);
+			fs_host_entry(n->id, &st, s->cache->valid, e);
 		if (err || !ref)
 			fs_nodes_put(&s->nodes, n);
 		else
@@ -85,7 +85,7 @@ int fuse_entry_lookup(struct fuse_server *s, struct fs_node *parent, const char 
 	n = fs_nodes_find(&s->nodes, st.st_dev, st.st_ino, parent, name);
 	if (!n)
 		return entry_open(s, parent, name, e, &st, ref);
-	fs_host_entry(n->id, &st, e);
+	fs_host_entry(n->id, &st, s->cache->valid, e);
 	if (ref)
 		*ref = n;
 	else
@@ -137,7 +137,7 @@ int fuse_entry_created(struct fuse_server *s, struct fuse_req *r, const char *na
 	id = fs_nodes_adopt(&s->nodes, fd, &st, parent, name, ref);
 	if (id < 0)
 		return (int)id;
-	fs_host_entry((uint64_t)id, &st, e);
+	fs_host_entry((uint64_t)id, &st, s->cache->valid, e);
 	return 0;
 }
 
@@ -149,6 +149,12 @@ int fuse_op_lookup(struct fuse_server *s, struct fuse_req *r)
 
 	if (!err)
 		err = fuse_entry_lookup(s, r->node, name, 0, &e, NULL);
+	if (err == -ENOENT && s->cache->negative) {
+		/* nodeid 0: "no such name", which the guest may remember as long as a name */
+		memset(&e, 0, sizeof(e));
+		e.entry_valid = s->cache->valid;
+		err = 0;
+	}
 	return err ? err : fuse_reply(r, &e, sizeof(e));
 }
 
@@ -171,7 +177,7 @@ int fuse_op_batch_forget(struct fuse_server *s, struct fuse_req *r)
 	return 0;
 }
 
-static int reply_attr(struct fuse_req *r, int fd)
+static int reply_attr(struct fuse_server *s, struct fuse_req *r, int fd)
 {
 	struct fuse_attr_out out;
 	struct stat st;
@@ -180,7 +186,7 @@ static int reply_attr(struct fuse_req *r, int fd)
 	if (err)
 		return err;
 	memset(&out, 0, sizeof(out));
-	out.attr_valid = FS_ATTR_TIMEOUT_SEC;
+	out.attr_valid = s->cache->valid;
 	fs_host_attr(&st, &out.attr);
 	return fuse_reply(r, &out, sizeof(out));
 }
@@ -188,7 +194,7 @@ static int reply_attr(struct fuse_req *r, int fd)
 int fuse_op_getattr(struct fuse_server *s, struct fuse_req *r)
 {
 	/* With FUSE_GETATTR_FH the handle is on this same inode: the node's fd will do. */
-	return reply_attr(r, r->node->fd);
+	return reply_attr(s, r, r->node->fd);
 }
 
 static int set_times(const struct fuse_setattr_in *a, struct fs_handle *hd, int fd)
@@ -268,7 +274,7 @@ int fuse_op_setattr(struct fuse_server *s, struct fuse_req *r)
 		err = set_times(a, hd, n->fd);
 	if (hd)
 		fs_handles_put(&s->handles, hd);
-	return err ? err : reply_attr(r, n->fd);
+	return err ? err : reply_attr(s, r, n->fd);
 }
 
 int fuse_op_readlink(struct fuse_server *s, struct fuse_req *r)

@@ -21,10 +21,10 @@
  */
 #define FS_OPEN_PASS (O_ACCMODE | O_SYNC | O_DSYNC)
 
-static int reply_open(struct fuse_req *r, int64_t fh, const void *entry, size_t entry_len)
+static int reply_open(struct fuse_server *s, struct fuse_req *r, int64_t fh, const void *entry,
+		      size_t entry_len)
 {
-	struct fuse_open_out open_out = {.fh =
-					     (uint64_t)fh}; /* no FOPEN_KEEP_CACHE: see fs_host.h */
+	struct fuse_open_out open_out = {.fh = (uint64_t)fh, .open_flags = s->cache->file_open};
 	char buf[sizeof(struct fuse_entry_out) + sizeof(open_out)];
 
 	if (entry_len)
@@ -54,7 +54,7 @@ int fuse_op_open(struct fuse_server *s, struct fuse_req *r)
 		return fd;
 	}
 	fh = fs_handles_add(&s->handles, r->node, fd, (int)flags, false);
-	return fh < 0 ? (int)fh : reply_open(r, fh, NULL, 0);
+	return fh < 0 ? (int)fh : reply_open(s, r, fh, NULL, 0);
 }
 
 /* CREATE without O_EXCL of a name that exists: open what is there, if it is a regular file. */
@@ -131,7 +131,7 @@ int fuse_op_create(struct fuse_server *s, struct fuse_req *r)
 		fs_nodes_forget(&s->nodes, e.nodeid, 1);
 		return (int)fh;
 	}
-	return reply_open(r, fh, &e, sizeof(e));
+	return reply_open(s, r, fh, &e, sizeof(e));
 }
 
 static struct fs_handle *file_handle(struct fuse_server *s, struct fuse_req *r, uint64_t fh)

@@ -33,6 +33,27 @@
 	 FUSE_FLOCK_LOCKS | FUSE_AUTO_INVAL_DATA | FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO |   \
 	 FUSE_ASYNC_DIO | FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_CACHE_SYMLINKS)
 
+/*
+ * The cache modes (fuse_server.h), as virtiofsd sets them. AUTO is close-to-open: data is
+ * dropped on each open (no FOPEN_KEEP_CACHE) and when attributes show a change
+ * (FUSE_AUTO_INVAL_DATA). ALWAYS keeps file pages across opens, remembers missing names and
+ * lets the kernel keep directory listings (FOPEN_CACHE_DIR, and FOPEN_KEEP_CACHE, which
+ * Linux 6.5 and later also want on OPENDIR to keep them across opens). NEVER makes file I/O
+ * direct (a shared writable mmap then fails with ENODEV, as under virtiofsd cache=none) and
+ * offers no READDIRPLUS (its entries would expire at once) and no symlink cache.
+ */
+#define FUSE_CACHE_DAY (24 * 60 * 60)
+static const struct fuse_cache_policy cache_policies[] = {
+    [FUSE_SERVER_CACHE_AUTO] = {.valid = 1},
+    [FUSE_SERVER_CACHE_ALWAYS] = {.valid = FUSE_CACHE_DAY,
+				  .negative = true,
+				  .file_open = FOPEN_KEEP_CACHE,
+				  .dir_open = FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR},
+    [FUSE_SERVER_CACHE_NEVER] = {.file_open = FOPEN_DIRECT_IO,
+				 .init_unset = FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO |
+					       FUSE_CACHE_SYMLINKS},
+};
+
 enum {
 	OP_NODE = 1,	/* resolve hdr.nodeid into r->node first */
 	OP_WRITES = 2,	/* a modification: EROFS on a read-only share */
@@ -117,7 +138,7 @@ static int op_init(struct fuse_server *s, struct fuse_req *r)
 		return fuse_reply(r, &out, sizeof(out));
 	if (in->minor < FUSE_SERVER_MIN_MINOR)
 		return -EPROTO;
-	out.flags = in->flags & FUSE_SERVER_FLAGS;
+	out.flags = in->flags & FUSE_SERVER_FLAGS & ~s->cache->init_unset;
 	out.max_readahead = in->max_readahead;
 	out.max_background = 64;
 	out.congestion_threshold = 48;
@@ -275,7 +296,8 @@ int fuse_server_new(const struct fuse_server_config *cfg, struct fuse_server **o
 	struct stat st;
 	int fd, err;
 
-	if (!cfg || !cfg->root)
+	if (!cfg || !cfg->root ||
+	    (unsigned)cfg->cache >= sizeof(cache_policies) / sizeof(cache_policies[0]))
 		return -EINVAL;
 	fd = open(cfg->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -290,6 +312,7 @@ int fuse_server_new(const struct fuse_server_config *cfg, struct fuse_server **o
 		close(fd);
 		return -ENOMEM;
 	}
+	s->cache = &cache_policies[cfg->cache];
 	s->readonly = cfg->readonly;
 	s->as_root = geteuid() == 0;
 	s->umask = read_umask();

@@ -44,9 +44,24 @@ struct fuse_server;
 #define FUSE_SERVER_MAX_NODES	(1L << 20)
 #define FUSE_SERVER_MAX_HANDLES (1L << 14)
 
+/*
+ * How much the guest's kernel may cache, with virtiofsd's meanings of its --cache modes.
+ * AUTO: names and attributes for 1 s, file data dropped on every open and whenever the
+ * attributes show a change: host-side changes show within a second. ALWAYS: names (missing
+ * ones too), attributes, file data and directory listings for a day and across opens: only for
+ * trees that nothing but this guest changes. NEVER: nothing (every lookup and stat asks the
+ * host, file I/O bypasses the guest's page cache): host-side changes show at once.
+ */
+enum fuse_server_cache {
+	FUSE_SERVER_CACHE_AUTO,
+	FUSE_SERVER_CACHE_ALWAYS,
+	FUSE_SERVER_CACHE_NEVER,
+};
+
 struct fuse_server_config {
 	const char *root; /* host directory to share */
 	bool readonly;	  /* refuse every modification with EROFS */
+	enum fuse_server_cache cache;
 	long max_nodes;	  /* 0: FUSE_SERVER_MAX_NODES; tests set small caps */
 	long max_handles; /* 0: FUSE_SERVER_MAX_HANDLES */
 };

@@ -3,6 +3,7 @@
 #define SMOLVM_FS_FUSE_SERVER_PRIV_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "fs/fs_handles.h"
@@ -14,10 +15,20 @@
 #define FUSE_SERVER_MAX_PAGES 256
 #define FUSE_SERVER_MAX_IO    (FUSE_SERVER_MAX_PAGES * 4096)
 
+/* What a share's cache mode (enum fuse_server_cache) tells the guest's kernel. */
+struct fuse_cache_policy {
+	uint64_t valid;	     /* seconds a name (entry_valid) and attributes (attr_valid) hold */
+	bool negative;	     /* a missing name is cached too (LOOKUP answers nodeid 0) */
+	uint32_t file_open;  /* FOPEN_* flags of OPEN and CREATE */
+	uint32_t dir_open;   /* FOPEN_* flags of OPENDIR */
+	uint32_t init_unset; /* INIT flags not offered */
+};
+
 struct fuse_server {
 	struct fs_nodes nodes;
 	struct fs_handles handles;
 	struct fs_budget *budget; /* one for all servers: descriptors are per process */
+	const struct fuse_cache_policy *cache;
 	bool readonly;
 	bool as_root;	 /* files the guest creates get the request's uid/gid */
 	mode_t umask;	 /* the process umask, which the host applies to every creation */

@@ -5,7 +5,8 @@
 #include <stdbool.h>
 
 /* If stdin is a terminal, switch it to raw mode and arrange for the saved mode to
- * come back at exit, on fatal signals and on crashes. Returns whether stdin is a tty. */
+ * come back at exit (after a crash or a fatal signal, the supervising parent restores it).
+ * Returns whether stdin is a tty. */
 bool term_enter_raw(void);
 
 /* Put the terminal back as it was; safe to call twice and from a signal handler. */

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sandbox/sandbox.h"
 #include "ui/display_geometry.h"
 #include "ui/keymap.h"
 #include "ui/sdl_api.h"
@@ -367,7 +368,11 @@ static int window_create(struct sdl_window *w)
 static void *window_thread(void *opaque)
 {
 	struct sdl_window *w = opaque;
-	int r = window_create(w);
+	int r;
+
+	/* Before SDL starts: the threads it starts inherit the window's filter. */
+	sandbox_enter(SANDBOX_WINDOW);
+	r = window_create(w);
 
 	pthread_mutex_lock(&w->lock);
 	w->open_result = r;

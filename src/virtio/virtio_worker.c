@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "sandbox/sandbox.h"
 #include "virtio/virtio.h"
 #include "vmm/log.h"
 
@@ -17,6 +18,11 @@ static void *virtio_worker_thread(void *arg)
 	struct virtio_device *vdev = w->vdev;
 	struct pollfd fds[1 + 64 + VIRTIO_WORKER_MAX_FDS];
 	unsigned qidx[64], nq = 0, n = 0;
+
+	/* Named from inside: naming another thread writes its /proc comm file, which the
+	 * sandbox closes. */
+	pthread_setname_np(pthread_self(), w->name);
+	sandbox_enter(SANDBOX_DEVICE);
 
 	fds[n++] = (struct pollfd){w->stop_fd, POLLIN, 0};
 	for (unsigned q = 0; q < vdev->nqueues && q < 64; q++) {
@@ -66,6 +72,7 @@ int virtio_worker_start(struct virtio_worker *w, const char *name)
 	w->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (w->stop_fd < 0)
 		return -errno;
+	w->name = name;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	ret = pthread_create(&w->thread, &attr, virtio_worker_thread, w);
@@ -74,7 +81,6 @@ int virtio_worker_start(struct virtio_worker *w, const char *name)
 		close(w->stop_fd);
 		return -ret;
 	}
-	pthread_setname_np(w->thread, name);
 	w->running = true;
 	return 0;
 }

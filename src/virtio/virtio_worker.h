@@ -24,6 +24,7 @@ struct virtio_worker {
 	void (*on_extra)(struct virtio_device *vdev, int fd);
 
 	pthread_t thread;
+	const char *name; /* the thread's, for ps and top */
 	int stop_fd;
 	bool running;
 };

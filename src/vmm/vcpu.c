@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "arch/x86/cpu.h"
+#include "sandbox/sandbox.h"
 #include "vmm/log.h"
 #include "vmm/stats.h"
 #include "vmm/vm.h"
@@ -199,6 +200,7 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&kick);
 	sigaddset(&kick, SIG_VCPU_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	sandbox_enter(SANDBOX_VCPU);
 
 	if (vcpu->stats) {
 		vcpu_run_counted(vcpu);

@@ -104,6 +104,8 @@ static void *vm_alloc_ram(uint64_t size)
 		munmap(raw, head);
 	munmap(host + size, huge - head);
 	madvise(host, size, MADV_HUGEPAGE);
+	/* A core dump of smolvm must not carry the guest's memory (its secrets, its size). */
+	madvise(host, size, MADV_DONTDUMP);
 	return host;
 }
 

@@ -10,6 +10,8 @@
  * the kernel has Landlock, and RLIMIT_FSIZE plus clamped offsets keep files small.
  *
  * Input record: u8 in_splits, u8 out_splits, u16 len, u16 out_size, then len request bytes.
+ * The input's last byte also picks the share's cache mode (its value mod 3: auto, always,
+ * never), which changes the timeouts and flags of replies and how a missing name is answered.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -420,6 +422,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (++inputs % FUZZ_REBUILD_EVERY == 0)
 		build_tree();
+	cfg.cache = (enum fuse_server_cache)(size ? data[size - 1] % 3 : 0);
 	if (fuse_server_new(&cfg, &s))
 		die("fuse_server_new");
 	/* Start initialised; inputs may still send INIT and DESTROY themselves. */

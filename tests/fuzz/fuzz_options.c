@@ -107,6 +107,7 @@ static void check_config(const struct vm_config *cfg, enum options_result r)
 
 		fuzz_assert(s->tag && *s->tag && strlen(s->tag) <= SHARE_TAG_MAX);
 		fuzz_assert(s->path && *s->path);
+		fuzz_assert(s->cache <= SHARE_CACHE_NEVER);
 		for (unsigned j = 0; j < i; j++)
 			fuzz_assert(strcmp(cfg->share[j].tag, s->tag) != 0);
 	}

@@ -66,9 +66,10 @@ def test_man_page_sections():
     text = man_page_text()
     sections = re.findall(r"^\.SH (.*)$", text, re.M)
     for name in ["NAME", "SYNOPSIS", "OPTIONS", "CONSOLE AND ESCAPE KEYS", "NETWORKING",
-                 "SHARED FOLDERS", "EXIT STATUS", "EXAMPLES"]:
+                 "SHARED FOLDERS", "SANDBOX", "EXIT STATUS", "EXAMPLES"]:
         assert name in sections, f"no {name} section in {MAN_PAGE}"
-    for words in ["Ctrl-A x", "Ctrl-A h", "192.168.64.15", "hostfwd", "virtiofs", "128+"]:
+    for words in ["Ctrl-A x", "Ctrl-A h", "192.168.64.15", "hostfwd", "virtiofs", "128+",
+                  "159", "SMOLVM_SANDBOX_SELFTEST"]:
         assert words in text, f"no {words!r} in {MAN_PAGE}"
     assert '.TH SMOLVM 1 "" "smolvm @VERSION@"' in text, "make install puts the version there"
 
@@ -114,6 +115,18 @@ def test_unknown_option_is_named():
 def test_bad_memory_size(value):
     r = run_smolvm(["-kernel", guest_file("bzImage"), "-m", value], timeout=QUICK)
     check_refused(r, 2, value, hint=True)
+
+
+@pytest.mark.parametrize("value", ["yes", "0", ""])
+def test_bad_sandbox_value(value):
+    r = run_smolvm(["-kernel", guest_file("bzImage"), "-sandbox", value], timeout=QUICK)
+    line = check_refused(r, 2, "-sandbox", hint=True)
+    assert f"'{value}' is not on or off" in line, r.describe()
+
+
+def test_help_names_the_sandbox_status():
+    r = run_smolvm(["--help"], timeout=QUICK)
+    assert "-sandbox on|off" in r.stdout and "159" in r.stdout, r.describe()
 
 
 @pytest.mark.parametrize("value", ["0", "1000", "x"])

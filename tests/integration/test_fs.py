@@ -508,7 +508,7 @@ def test_host_changes_seen_by_the_guest(guest, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["file", "missing", "empty-tag", "duplicate-tag", "long-tag",
-                                  "bad-readonly"])
+                                  "bad-readonly", "bad-cache", "empty-cache"])
 def test_bad_share_is_refused(tmp_path, case):
     f = tmp_path / "plain"
     f.write_text("")
@@ -521,6 +521,10 @@ def test_bad_share_is_refused(tmp_path, case):
         "long-tag": (["-share", long_tag, tmp_path], [long_tag, "36 bytes"]),
         "bad-readonly": (["-share", f"tag=t,path={tmp_path},readonly=maybe"],
                          ["readonly=maybe"]),
+        "bad-cache": (["-share", "t", f"{tmp_path},cache=sometimes"],
+                      ["cache=sometimes", "auto, always or never"]),
+        "empty-cache": (["-share", f"tag=t,path={tmp_path},cache="],
+                        ["cache=", "auto, always or never"]),
     }[case]
     r = vmtest.run_smolvm(["-kernel", vmtest.guest_file("bzImage"), *args], timeout=20)
     vmtest.check_refused(r, 2, *names, hint=True)

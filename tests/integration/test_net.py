@@ -272,7 +272,7 @@ def test_user_network_end_to_end(guest, tmp_path, monkeypatch):
             u.sendto(b"udp-in", ("127.0.0.1", fwd_udp))
             udp_reply = u.recvfrom(2048)[0].decode()
         bulk_answer = host_bulk_to_guest(fwd_bulk, BULK)
-        rss_kib = rss_outside_guest_ram(vm.proc.pid, 256 << 20)
+        rss_kib = rss_outside_guest_ram(vm.vm_pid(), 256 << 20)
         vm.sendline("bye")
         vm.expect("GUEST-DONE")
         assert vm.wait(timeout=30) == 0, vm.log
@@ -365,7 +365,7 @@ def test_flood_both_ways_stays_bounded_and_responsive(guest):
             vm.sendline(f"ping-{i}")
             vm.expect(f"PONG ping-{i}", timeout=30)
             worst = max(worst, time.monotonic() - start)
-        rss_kib = rss_outside_guest_ram(vm.proc.pid, 256 << 20)
+        rss_kib = rss_outside_guest_ram(vm.vm_pid(), 256 << 20)
         stop.set()
         vm.expect(r"FLOOD-SENT=(\d+)\r?\n", timeout=60)
         sent = int(vm.p.match.group(1))

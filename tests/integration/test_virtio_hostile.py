@@ -37,9 +37,10 @@ ISR_CONFIG = 0x2
 HOST_SECTOR0 = b"HOST-WROTE-SECTOR-0"
 GUEST_SECTOR8 = "GUEST-WROTE-AFTER-POKE"
 
-SCRIPT = r"""
-# SAMPLE NAME: the host counts smolvm's threads and descriptors, then answers a line.
-sample() { echo "SAMPLE $1"; read -r ack; }
+# Shell functions for a guest script (shared with test_virtio_rings.py): find a virtio
+# device's PCI address and driver, and check_NAME ADDR uses device NAME through Linux's
+# driver (device_works() reads what they print).
+DEVICE_SHELL = r"""
 pci_addr() {
 	for d in /sys/bus/pci/devices/*; do
 		[ "$(cat $d/vendor)" = 0x1af4 ] && [ "$(cat $d/device)" = "$1" ] && basename $d
@@ -87,7 +88,12 @@ check_fs() {
 	umount /mnt/s
 	echo "FS-UMOUNT-RC=$?"
 }
+""".replace("{host_len}", str(len(HOST_SECTOR0))).replace(
+    "{guest_sector8}", GUEST_SECTOR8).replace("{guest_len}", str(len(GUEST_SECTOR8)))
 
+SCRIPT = DEVICE_SHELL + r"""
+# SAMPLE NAME: the host counts smolvm's threads and descriptors, then answers a line.
+sample() { echo "SAMPLE $1"; read -r ack; }
 poke() {
 	name=$1
 	addr=$(pci_addr $2)
@@ -103,8 +109,7 @@ poke() {
 }
 
 sample start
-""".replace("{host_len}", str(len(HOST_SECTOR0))).replace(
-    "{guest_sector8}", GUEST_SECTOR8).replace("{guest_len}", str(len(GUEST_SECTOR8))) + "".join(
+""" + "".join(
     f"poke {name} {dev}\n" for name, dev in DEVICES) + "echo ALL-DONE\n"
 
 
@@ -119,12 +124,15 @@ def resources(pid):
     return (len(os.listdir(f"/proc/{pid}/task")), len(os.listdir(f"/proc/{pid}/fd")))
 
 
-def run_guest(vm, samples):
-    """Answers the guest's SAMPLE lines until smolvm exits. Returns smolvm's exit status
-    (negative: killed by that signal) and whether the guest got to the end. Fails the test
-    at once, with what was sampled, if smolvm hangs."""
-    pid = vm.proc.pid
+def run_guest(vm, samples, sample=resources, echo=False):
+    """Answers the guest's SAMPLE lines until smolvm exits, recording sample(pid) for each.
+    With echo, each answer is a numbered line the guest must print back as "ECHO line"
+    within the timeout (its console still answers). Returns smolvm's exit status (negative:
+    killed by that signal) and whether the guest got to the end. Fails the test at once,
+    with what was sampled, if smolvm hangs."""
+    pid = vm.vm_pid()
     done = False
+    answers = 0
     while True:
         index = vm.p.expect([pexpect.TIMEOUT, pexpect.EOF, r"SAMPLE (\S+)\r?\n", "ALL-DONE"],
                             timeout=vm.timeout)
@@ -140,8 +148,19 @@ def run_guest(vm, samples):
         if index == 3:
             done = True
         else:
-            samples[vm.p.match.group(1)] = resources(pid)
-            vm.sendline("go")
+            name = vm.p.match.group(1)
+            samples[name] = sample(pid)
+            answers += 1
+            token = f"go-{answers}"
+            vm.sendline(token)
+            if echo and vm.p.expect([pexpect.TIMEOUT, pexpect.EOF, f"ECHO {token}\r?\n"],
+                                    timeout=vm.timeout) != 2:
+                vm.log += vm.p.before or ""
+                vm.kill()
+                pytest.fail(f"the guest's console did not answer {token!r} at {name}\n"
+                            f"--- output ---\n{vmtest.tail(vm.log, 8000)}", pytrace=False)
+            if echo:
+                vm.log += vm.p.before + vm.p.after
     try:
         return vm.proc.wait(timeout=30), done
     except subprocess.TimeoutExpired:

@@ -246,6 +246,21 @@ def run_smolvm(args, timeout=BOOT_TIMEOUT, input=None, env=None, wrap=()):
                 f"--- stderr ---\n{tail(_text(timed_out.stderr))}", pytrace=False)
 
 
+def vm_process(pid, timeout=10):
+    """The one child of smolvm's supervising process pid, the VM's process."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                children = f.read().split()
+        except FileNotFoundError:
+            children = []
+        if len(children) == 1:
+            return int(children[0])
+        assert time.monotonic() < deadline, f"smolvm {pid} has children {children}, not one"
+        time.sleep(0.05)
+
+
 class Running:
     """A smolvm process to expect() on: pexpect on pipes, or in a pty (console=True)."""
 
@@ -339,10 +354,17 @@ class Running:
     def alive(self):
         return self.p.isalive() if self.console else self.proc.poll() is None
 
+    def pid(self):
+        return self.p.pid if self.console else self.proc.pid
+
+    def vm_pid(self):
+        """The VM's process: smolvm's first process only supervises it
+        (src/vmm/supervise.c) and starts a new one at each guest reboot."""
+        return vm_process(self.pid())
+
     def has_mapped(self, name):
-        """Whether the running smolvm has a file whose path contains name mapped."""
-        pid = self.p.pid if self.console else self.proc.pid
-        with open(f"/proc/{pid}/maps") as f:
+        """Whether the running VM's process has a file whose path contains name mapped."""
+        with open(f"/proc/{self.vm_pid()}/maps") as f:
             return name in f.read()
 
     def kill(self):

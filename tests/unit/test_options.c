@@ -15,6 +15,19 @@
 
 #define MAX_ARGS 16
 
+/* keyval's copies of -share's words live as long as the process, by design (cli/keyval.h). */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+	return "leak:keyval_init\n";
+}
+
+const char *__lsan_default_options(void);
+const char *__lsan_default_options(void)
+{
+	return "print_suppressions=0";
+}
+
 static char out_text[8192], err_text[8192];
 
 /* Point fd (1 or 2) at a temporary file; capture_end restores it and reads the text back. */
@@ -98,6 +111,7 @@ static void test_defaults(void)
 	CHECK(!c.nographic);
 	CHECK_EQ(c.shutdown_timeout, 30);
 	CHECK(c.monitor_path == NULL);
+	CHECK(c.sandbox);
 	CHECK_STR(err_text, "");
 	CHECK_STR(out_text, "");
 }
@@ -418,6 +432,22 @@ static void test_shutdown_timeout_and_monitor(void)
 	}
 }
 
+/* -sandbox on|off, on by default; the last one given wins, as with qemu's options. */
+static void test_sandbox(void)
+{
+	struct vm_config c;
+
+	CHECK_EQ(parse(&c, "-kernel", "k", "-sandbox", "off", NULL), OPTIONS_RUN);
+	CHECK(!c.sandbox);
+	CHECK_EQ(parse(&c, "-kernel", "k", "-sandbox", "off", "--sandbox", "on", NULL),
+		 OPTIONS_RUN);
+	CHECK(c.sandbox);
+	CHECK_FAILS("-sandbox", "'yes'", "-kernel", "k", "-sandbox", "yes");
+	CHECK_FAILS("-sandbox", "'ON'", "-kernel", "k", "-sandbox", "ON");
+	CHECK_FAILS("-sandbox", "''", "-kernel", "k", "-sandbox", "");
+	CHECK_FAILS("-sandbox needs an argument", "on|off", "-kernel", "k", "-sandbox");
+}
+
 /* A failed parse leaves a config with the defaults, not a previous call's values. */
 static void test_reset_between_calls(void)
 {
@@ -551,6 +581,42 @@ static void test_firmware_boot(void)
 	CHECK_FAILS("nothing to boot", "-cd FILE", "-bios", "b.fd");
 }
 
+/* -share's cache=: the three modes in every spelling of -share, auto when not given. */
+static void test_share_cache(void)
+{
+	struct vm_config c;
+
+	CHECK_EQ(parse(&c, "-kernel", "k", "-share", "a", "/tmp", NULL), OPTIONS_RUN);
+	CHECK_EQ(c.nshares, 1);
+	CHECK_EQ(c.share[0].cache, SHARE_CACHE_AUTO);
+	CHECK_EQ(parse(&c, "-kernel", "k", "-share", "a", "/tmp,cache=always", "-share", "b",
+		       "/tmp,readonly,cache=never", "-share",
+		       "tag=c,path=/tmp,cache=auto,readonly=off", "-share", "d",
+		       "/tmp,cache=never,cache=always", NULL),
+		 OPTIONS_RUN);
+	CHECK_STR(err_text, "");
+	CHECK_EQ(c.nshares, 4);
+	CHECK_EQ(c.share[0].cache, SHARE_CACHE_ALWAYS);
+	CHECK(!c.share[0].readonly);
+	CHECK_EQ(c.share[1].cache, SHARE_CACHE_NEVER);
+	CHECK(c.share[1].readonly);
+	CHECK_STR(c.share[2].tag, "c");
+	CHECK_EQ(c.share[2].cache, SHARE_CACHE_AUTO);
+	CHECK_EQ(c.share[3].cache, SHARE_CACHE_ALWAYS); /* the last one counts */
+	/* A later parse starts from auto again. */
+	CHECK_EQ(parse(&c, "-kernel", "k", "-share", "a", "/tmp", NULL), OPTIONS_RUN);
+	CHECK_EQ(c.share[0].cache, SHARE_CACHE_AUTO);
+
+	CHECK_FAILS("-share: cache=sometimes: expected auto, always or never", "cache=sometimes",
+		    "-kernel", "k", "-share", "a", "/tmp,cache=sometimes");
+	CHECK_FAILS("cache=: expected auto", "-share", "-kernel", "k", "-share", "a", "/tmp,cache=");
+	CHECK_FAILS("cache=: expected auto", "-share", "-kernel", "k", "-share", "a", "/tmp,cache");
+	CHECK_FAILS("cache=Always", "auto, always or never", "-kernel", "k", "-share",
+		    "tag=a,path=/tmp,cache=Always");
+	/* virtiofsd's C version says none; we take its newer name only. */
+	CHECK_FAILS("cache=none", "never", "-kernel", "k", "-share", "a", "/tmp,cache=none");
+}
+
 int main(void)
 {
 	RUN(test_defaults);
@@ -562,8 +628,10 @@ int main(void)
 	RUN(test_smp);
 	RUN(test_errors);
 	RUN(test_shutdown_timeout_and_monitor);
+	RUN(test_sandbox);
 	RUN(test_reset_between_calls);
 	RUN(test_display);
 	RUN(test_firmware_boot);
+	RUN(test_share_cache);
 	return UNIT_RESULT();
 }
