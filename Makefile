@@ -35,14 +35,17 @@ MANDIR   ?= $(PREFIX)/share/man
 
 # Libraries found through pkg-config, and the Debian package holding each .pc file.
 # libseccomp builds the sandbox's filters (src/sandbox/). SDL2 (the window) and zlib (PNG
-# screendumps) only with the ui feature: `make features=` needs neither.
+# screendumps) only with the ui feature: `make features=` needs neither. SDL2 gives its
+# headers only: the window loads the library with dlopen() when it opens (src/ui/sdl_api.h),
+# so the binary does not link it (dlopen is in glibc's libc since 2.34: no -ldl).
 PKG_MODULES := slirp libseccomp $(if $(filter ui,$(features)),sdl2 zlib)
+PKG_LINKED  := $(filter-out sdl2,$(PKG_MODULES))
 PKG_DEBIAN  := slirp:libslirp-dev glib-2.0:libglib2.0-dev libseccomp:libseccomp-dev sdl2:libsdl2-dev zlib:zlib1g-dev
 # pkg-config is asked when a compile or link runs, never when this file is read, so that
 # `make run` and `make check` can install the packages (deps) first; the answer is kept for
 # the rest of the make run. If pkg-config fails, the build stops with one line naming the
 # Debian package to install, never with a link error.
-pkg_config = $(shell pkg-config $(1) $(PKG_MODULES) 2>/dev/null || echo PKG-CONFIG-FAILED)
+pkg_config = $(shell pkg-config $(1) $(2) 2>/dev/null || echo PKG-CONFIG-FAILED)
 pkg_checked = $(if $(filter PKG-CONFIG-FAILED,$(1)),$(error $(pkg_error), or run make deps),$(1))
 pkg_error = $(shell \
 	if ! command -v pkg-config >/dev/null; then echo "no pkg-config: install pkg-config"; exit; fi; \
@@ -51,8 +54,8 @@ pkg_error = $(shell \
 		head -n 1); \
 	d=$$(printf '%s\n' $(PKG_DEBIAN) | sed -n "s/^$$m://p"); \
 	echo "pkg-config cannot find $${m:-$(PKG_MODULES)}: install $${d:-the package with $$m.pc}")
-PKG_CFLAGS = $(eval PKG_CFLAGS := $(call pkg_checked,$(call pkg_config,--cflags)))$(PKG_CFLAGS)
-PKG_LIBS = $(eval PKG_LIBS := $(call pkg_checked,$(call pkg_config,--libs)))$(PKG_LIBS)
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(call pkg_checked,$(call pkg_config,--cflags,$(PKG_MODULES))))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $(call pkg_checked,$(call pkg_config,--libs,$(PKG_LINKED))))$(PKG_LIBS)
 
 CFLAGS_COMMON = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Isrc -D_GNU_SOURCE \
 	-pthread $(foreach f,$(features),-DCONFIG_$(shell echo $(f) | tr a-z A-Z)=1) \

@@ -5,7 +5,9 @@ set -eu
 
 # Build: the compiler, libslirp for user networking (its slirp.pc requires glib-2.0, whose
 # .pc file libslirp-dev does not pull in), libseccomp for the sandbox's filters, SDL2 for the
-# ui feature's window and zlib for its PNG screendumps, clang + its runtime for the fuzzers.
+# ui feature's window (its headers; the window loads the library, libsdl2-2.0-0, which
+# libsdl2-dev pulls in, when it opens) and zlib for its PNG screendumps, clang + its runtime
+# for the fuzzers.
 build="gcc make pkg-config libslirp-dev libglib2.0-dev libseccomp-dev libsdl2-dev zlib1g-dev clang libclang-rt-14-dev binutils"
 # Tests: the nested KVM machine and the reference VMM (qemu), test guests from Debian's
 # packages (apt-get download, dpkg-deb, busybox, cpio, kmod, lz4, xz, gzip, readelf from

@@ -4,10 +4,10 @@
  * ever pushes one wake-up event at a time (never waiting on this thread), and this thread
  * holds the frame lock only to copy the picture out, so a slow display never holds up the
  * guest. Linux on X11 and Wayland lets a thread other than the main one run SDL's video.
+ * SDL itself is loaded when the window opens (ui/sdl_api.h).
  */
 #include "ui/sdl_window.h"
 
-#include <SDL.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -19,6 +19,7 @@
 #include "sandbox/sandbox.h"
 #include "ui/display_geometry.h"
 #include "ui/keymap.h"
+#include "ui/sdl_api.h"
 #include "ui/virtio_gpu.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
@@ -87,15 +88,15 @@ static void window_wake(void *opaque)
 	if (atomic_exchange(&w->wake_pending, true))
 		return;
 	/* A full SDL queue drops it; the next change wakes the window again. */
-	if (SDL_PushEvent(&ev) != 1)
+	if (sdl.PushEvent(&ev) != 1)
 		atomic_store(&w->wake_pending, false);
 }
 
 /* The drawable's size: pixels, which differ from the window's size on HiDPI screens. */
 static void window_drawable_size(struct sdl_window *w, int *dw, int *dh)
 {
-	if (SDL_GetRendererOutputSize(w->ren, dw, dh) != 0 || *dw <= 0 || *dh <= 0)
-		SDL_GetWindowSize(w->win, dw, dh);
+	if (sdl.GetRendererOutputSize(w->ren, dw, dh) != 0 || *dw <= 0 || *dh <= 0)
+		sdl.GetWindowSize(w->win, dw, dh);
 }
 
 static void window_offer_size(struct sdl_window *w)
@@ -141,16 +142,17 @@ static void window_fetch_frame(struct sdl_window *w)
 
 	if (w->frame_w && (w->frame_w != w->tex_w || w->frame_h != w->tex_h)) {
 		if (w->frame_tex)
-			SDL_DestroyTexture(w->frame_tex);
-		w->frame_tex = SDL_CreateTexture(w->ren, SDL_PIXELFORMAT_RGB888,
-						 SDL_TEXTUREACCESS_STREAMING, w->frame_w, w->frame_h);
+			sdl.DestroyTexture(w->frame_tex);
+		w->frame_tex =
+		    sdl.CreateTexture(w->ren, SDL_PIXELFORMAT_RGB888, SDL_TEXTUREACCESS_STREAMING,
+				      w->frame_w, w->frame_h);
 		w->tex_w = w->frame_tex ? w->frame_w : 0;
 		w->tex_h = w->frame_tex ? w->frame_h : 0;
 	}
 	if (w->frame_w && w->frame_tex)
-		SDL_UpdateTexture(w->frame_tex, NULL, w->pixels, w->frame_w * 4);
+		sdl.UpdateTexture(w->frame_tex, NULL, w->pixels, w->frame_w * 4);
 	if (w->cursor_visible && w->cursor_tex)
-		SDL_UpdateTexture(w->cursor_tex, NULL, w->cursor_pixels, CURSOR_SIZE * 4);
+		sdl.UpdateTexture(w->cursor_tex, NULL, w->cursor_pixels, CURSOR_SIZE * 4);
 }
 
 static void window_draw(struct sdl_window *w)
@@ -159,17 +161,17 @@ static void window_draw(struct sdl_window *w)
 
 	window_fetch_frame(w);
 	window_drawable_size(w, &dw, &dh);
-	SDL_SetRenderDrawColor(w->ren, 0, 0, 0, 255);
-	SDL_RenderClear(w->ren);
+	sdl.SetRenderDrawColor(w->ren, 0, 0, 0, 255);
+	sdl.RenderClear(w->ren);
 	w->shown = (struct display_rect){0, 0, 0, 0};
 	if (w->frame_w && w->frame_tex && w->frame_w == w->tex_w && w->frame_h == w->tex_h) {
 		struct display_rect r = display_letterbox(w->frame_w, w->frame_h, dw, dh);
 		SDL_Rect dst = {r.x, r.y, (int)r.w, (int)r.h};
 
 		/* At 1:1 every guest pixel is one screen pixel: nothing to smooth. */
-		SDL_SetTextureScaleMode(w->frame_tex, r.w == w->frame_w ? SDL_ScaleModeNearest
-									 : SDL_ScaleModeLinear);
-		SDL_RenderCopy(w->ren, w->frame_tex, NULL, &dst);
+		sdl.SetTextureScaleMode(w->frame_tex, r.w == w->frame_w ? SDL_ScaleModeNearest
+									: SDL_ScaleModeLinear);
+		sdl.RenderCopy(w->ren, w->frame_tex, NULL, &dst);
 		w->shown = r;
 		if (w->cursor_visible && w->cursor_tex) {
 			double scale = (double)r.w / w->frame_w;
@@ -179,12 +181,12 @@ static void window_draw(struct sdl_window *w)
 			    (int)(CURSOR_SIZE * scale + 0.5),
 			    (int)(CURSOR_SIZE * scale + 0.5),
 			};
-			SDL_RenderSetClipRect(w->ren, &dst);
-			SDL_RenderCopy(w->ren, w->cursor_tex, NULL, &c);
-			SDL_RenderSetClipRect(w->ren, NULL);
+			sdl.RenderSetClipRect(w->ren, &dst);
+			sdl.RenderCopy(w->ren, w->cursor_tex, NULL, &c);
+			sdl.RenderSetClipRect(w->ren, NULL);
 		}
 	}
-	SDL_RenderPresent(w->ren);
+	sdl.RenderPresent(w->ren);
 }
 
 /* A window point (SDL's mouse coordinates) as the guest's absolute pointer position. */
@@ -192,7 +194,7 @@ static bool window_pointer(struct sdl_window *w, int x, int y, uint32_t *ax, uin
 {
 	int ww, wh, dw, dh;
 
-	SDL_GetWindowSize(w->win, &ww, &wh);
+	sdl.GetWindowSize(w->win, &ww, &wh);
 	window_drawable_size(w, &dw, &dh);
 	if (ww <= 0 || wh <= 0)
 		return false;
@@ -248,7 +250,7 @@ static bool window_handle(struct sdl_window *w, const SDL_Event *ev)
 			return false;
 		case SDL_WINDOWEVENT_SIZE_CHANGED:
 			w->resize_pending = true;
-			w->resize_at = SDL_GetTicks();
+			w->resize_at = sdl.GetTicks();
 			return true;
 		case SDL_WINDOWEVENT_EXPOSED:
 			return true;
@@ -281,18 +283,18 @@ static void window_loop(struct sdl_window *w)
 		int got;
 
 		if (w->resize_pending) {
-			uint32_t waited = SDL_GetTicks() - w->resize_at;
-			got = SDL_WaitEventTimeout(
+			uint32_t waited = sdl.GetTicks() - w->resize_at;
+			got = sdl.WaitEventTimeout(
 			    &ev, waited >= RESIZE_SETTLE_MS ? 0 : (int)(RESIZE_SETTLE_MS - waited));
 		} else {
-			got = SDL_WaitEvent(&ev);
+			got = sdl.WaitEvent(&ev);
 		}
 		if (got) {
 			do
 				redraw |= window_handle(w, &ev);
-			while (SDL_PollEvent(&ev));
+			while (sdl.PollEvent(&ev));
 		}
-		if (w->resize_pending && SDL_GetTicks() - w->resize_at >= RESIZE_SETTLE_MS) {
+		if (w->resize_pending && sdl.GetTicks() - w->resize_at >= RESIZE_SETTLE_MS) {
 			w->resize_pending = false;
 			window_offer_size(w);
 		}
@@ -314,42 +316,49 @@ static void window_failed(const struct sdl_window *w, const char *what, const ch
 /* SDL's part of opening; 0, or -1 after one line. */
 static int window_create(struct sdl_window *w)
 {
+	const char *why;
+
+	/* SDL is loaded only now: a run without a window never maps it (ui/sdl_api.h). */
+	if (sdl_api_load(SDL_API_LIBRARY, &why) != 0) {
+		window_failed(w, "cannot load " SDL_API_LIBRARY, why);
+		return -1;
+	}
 	/* smolvm's main loop handles the signals; SDL must not install its own. */
-	SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
+	sdl.SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
 	/* The host's compositor keeps running: a VM window must not switch it off. */
-	SDL_SetHint(SDL_HINT_VIDEO_ALLOW_SCREENSAVER, "1");
+	sdl.SetHint(SDL_HINT_VIDEO_ALLOW_SCREENSAVER, "1");
 	/* Only the displays the environment names: SDL would otherwise fall back to others
 	 * (KMS/DRM on the console) or print its own complaints. $SDL_VIDEODRIVER still wins. */
-	SDL_SetHint(SDL_HINT_VIDEODRIVER, !getenv("DISPLAY")	       ? "wayland"
+	sdl.SetHint(SDL_HINT_VIDEODRIVER, !getenv("DISPLAY")	      ? "wayland"
 					  : getenv("WAYLAND_DISPLAY") ? "x11,wayland"
-								       : "x11");
+								      : "x11");
 	/* A 2D picture needs no OpenGL: SDL's software renderer drawing into the window's
 	 * own framebuffer (MIT-SHM on X11). Otherwise SDL loads an OpenGL driver, even only to
 	 * ask whether it is accelerated: under Mesa that alone is some 80 MiB resident
 	 * (libLLVM), and llvmpipe presents slower than SHM (make bench's display rows).
 	 * Default priority: SDL_RENDER_DRIVER and SDL_FRAMEBUFFER_ACCELERATION in the
 	 * environment still choose otherwise. */
-	SDL_SetHintWithPriority(SDL_HINT_RENDER_DRIVER, "software", SDL_HINT_DEFAULT);
-	SDL_SetHintWithPriority(SDL_HINT_FRAMEBUFFER_ACCELERATION, "0", SDL_HINT_DEFAULT);
-	if (SDL_Init(SDL_INIT_VIDEO) != 0) {
-		window_failed(w, "no display reachable", SDL_GetError());
+	sdl.SetHintWithPriority(SDL_HINT_RENDER_DRIVER, "software", SDL_HINT_DEFAULT);
+	sdl.SetHintWithPriority(SDL_HINT_FRAMEBUFFER_ACCELERATION, "0", SDL_HINT_DEFAULT);
+	if (sdl.Init(SDL_INIT_VIDEO) != 0) {
+		window_failed(w, "no display reachable", sdl.GetError());
 		return -1;
 	}
-	w->wake_event = SDL_RegisterEvents(1);
-	w->win = SDL_CreateWindow(w->title, SDL_WINDOWPOS_UNDEFINED, SDL_WINDOWPOS_UNDEFINED,
+	w->wake_event = sdl.RegisterEvents(1);
+	w->win = sdl.CreateWindow(w->title, SDL_WINDOWPOS_UNDEFINED, SDL_WINDOWPOS_UNDEFINED,
 				  w->first_width, w->first_height,
 				  SDL_WINDOW_RESIZABLE | SDL_WINDOW_ALLOW_HIGHDPI);
 	if (w->win)
-		w->ren = SDL_CreateRenderer(w->win, -1, 0);
+		w->ren = sdl.CreateRenderer(w->win, -1, 0);
 	if (w->ren)
-		w->cursor_tex = SDL_CreateTexture(w->ren, SDL_PIXELFORMAT_ARGB8888,
-						  SDL_TEXTUREACCESS_STREAMING, CURSOR_SIZE,
-						  CURSOR_SIZE);
+		w->cursor_tex =
+		    sdl.CreateTexture(w->ren, SDL_PIXELFORMAT_ARGB8888, SDL_TEXTUREACCESS_STREAMING,
+				      CURSOR_SIZE, CURSOR_SIZE);
 	if (w->wake_event == (uint32_t)-1 || !w->win || !w->ren || !w->cursor_tex) {
-		window_failed(w, "cannot open the window", SDL_GetError());
+		window_failed(w, "cannot open the window", sdl.GetError());
 		return -1;
 	}
-	SDL_SetTextureBlendMode(w->cursor_tex, SDL_BLENDMODE_BLEND);
+	sdl.SetTextureBlendMode(w->cursor_tex, SDL_BLENDMODE_BLEND);
 	/* The guest's first display info: the window's size as it opened. */
 	window_offer_size(w);
 	window_draw(w);

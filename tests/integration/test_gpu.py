@@ -6,7 +6,8 @@ its preferred mode, and its fbdev emulation makes /dev/fb0 of that size. That th
 serves the guest's drawing is seen through the driver's own trace events (virtio_gpu_cmd_queue
 and virtio_gpu_cmd_response in tracefs): each TRANSFER_TO_HOST_2D and RESOURCE_FLUSH the
 drawing causes is answered OK_NODATA. The pixels reach the host: the monitor's `screendump`
-shows each colour the guest drew at its place, as PPM and as PNG (the same pixels).
+shows each colour the guest drew at its place, as PPM and as PNG (the same pixels), and none
+of it loaded SDL2 (only a window does).
 """
 
 import re
@@ -203,5 +204,7 @@ def test_screendump_shows_what_the_guest_drew(std_guest, tmp_path):
     assert png_rgb == ppm_rgb, "the PNG's pixels are not the PPM's"
     assert png.stat().st_size < dump.stat().st_size // 10, "the PNG is hardly compressed"
     assert monitor_command(sock, "screendump x.jpg").startswith("error: screendump writes PNG or PPM")
+    # None of it needed SDL: the library is loaded only when a window opens.
+    assert vm.alive() and not vm.has_mapped("libSDL2"), "SDL2 was loaded without a window"
     assert monitor_command(sock, "quit") == "ok"
     assert vm.wait(timeout=30) == 0, vm.log

@@ -1,11 +1,12 @@
 """The SDL window (-display sdl) under Xvfb, with the std test guest (virtio_gpu,
-virtio_input): the window shows the guest's pixels where the guest drew them, a click in
-the window reaches the guest's tablet at the matching absolute position, a typed key reaches
-its keyboard, the connector has smolvm's EDID, a resized window becomes the guest's preferred
-mode without the guest asking for a probe, and closing the window
-presses the guest's power button: its acpid powers it off and smolvm exits 0. One boot does all of it, in that order (the nested
-machine makes each boot dear). With the window as the guest's console, the terminal keeps its
-mode and Ctrl-C typed there stops the VM (a second boot).
+virtio_input): SDL2 is loaded for it, the window shows the guest's pixels where the guest
+drew them, a click in the window reaches the guest's tablet at the matching absolute
+position, a typed key reaches its keyboard, the connector has smolvm's EDID, a resized window
+becomes the guest's preferred mode without the guest asking for a probe, and closing the
+window presses the guest's power button: its acpid powers it off and smolvm exits 0. One
+boot does all of it, in that order (the nested machine makes each boot dear). With the
+window as the guest's console, the terminal keeps its mode and Ctrl-C typed there stops the
+VM (a second boot).
 """
 
 import ctypes
@@ -160,6 +161,8 @@ sleep 600
         extra=["-display", "sdl"], mem="512M", append="vt.global_cursor_default=0")
     wid = window_id()
     assert xdotool("getwindowname", wid) == "smolvm - bzImage"
+    # SDL was loaded for the window (the binary does not link it).
+    assert vm.has_mapped("libSDL2"), "the window is open but SDL2 is not mapped"
 
     # The picture, at 1:1 in the 800 x 600 window. The flush follows the drawing within
     # 1/20 s, the window's redraw at once.

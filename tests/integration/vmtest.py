@@ -362,6 +362,11 @@ class Running:
         (src/vmm/supervise.c) and starts a new one at each guest reboot."""
         return vm_process(self.pid())
 
+    def has_mapped(self, name):
+        """Whether the running VM's process has a file whose path contains name mapped."""
+        with open(f"/proc/{self.vm_pid()}/maps") as f:
+            return name in f.read()
+
     def kill(self):
         """SIGKILL if still running (test teardown)."""
         if not self.console:

@@ -1,0 +1,104 @@
+/*
+ * SDL2 loaded on demand (ui/sdl_api.c): the process has no SDL mapped before the load (the
+ * binary does not link it); a library that is not there and one without SDL's functions
+ * both fail with dlerror's message naming the problem and leave the table empty; the real
+ * library fills every entry with a function that answers, and a second load is a no-op.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ui/sdl_api.h"
+#include "unit.h"
+
+/* Whether a mapping of this process's names a file containing name. */
+static bool mapped(const char *name)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, name) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* Entries of the table that are still NULL. */
+static int empty_entries(void)
+{
+	int n = 0;
+
+#define COUNT_EMPTY(name) n += sdl.name == NULL;
+	SDL_API_FUNCTIONS(COUNT_EMPTY)
+#undef COUNT_EMPTY
+	return n;
+}
+
+static int table_size(void)
+{
+	int n = 0;
+
+#define COUNT(name) n++;
+	SDL_API_FUNCTIONS(COUNT)
+#undef COUNT
+	return n;
+}
+
+static void test_not_linked(void)
+{
+	CHECK(mapped("/libc.so")); /* the check itself sees libraries */
+	CHECK(!mapped("libSDL2"));
+}
+
+static void test_missing_library(void)
+{
+	const char *why = NULL;
+
+	CHECK_EQ(sdl_api_load("libsmolvm-no-such-library.so.0", &why), -1);
+	CHECK(why && strstr(why, "libsmolvm-no-such-library.so.0"));
+	CHECK_EQ(empty_entries(), table_size());
+	CHECK(!mapped("libSDL2"));
+}
+
+static void test_missing_function(void)
+{
+	const char *why = NULL;
+
+	/* zlib is there (screendumps link it) but has none of SDL's functions. */
+	CHECK_EQ(sdl_api_load("libz.so.1", &why), -1);
+	CHECK(why && strstr(why, "SDL_Init"));
+	CHECK_EQ(empty_entries(), table_size());
+}
+
+static void test_load(void)
+{
+	const char *why = "not set";
+	uint32_t t;
+
+	if (sdl_api_load(SDL_API_LIBRARY, &why) != 0) {
+		fprintf(stderr, "cannot load %s: %s (scripts/deps.sh installs it)\n",
+			SDL_API_LIBRARY, why);
+		CHECK(!"SDL2 loads");
+		return;
+	}
+	CHECK(mapped("libSDL2"));
+	CHECK_EQ(empty_entries(), 0);
+	/* The entries are SDL's functions: these two need no SDL_Init. */
+	CHECK(sdl.GetError() != NULL);
+	t = sdl.GetTicks();
+	CHECK(sdl.GetTicks() >= t);
+	CHECK_EQ(sdl_api_load("libsmolvm-no-such-library.so.0", &why), 0);
+	CHECK_EQ(empty_entries(), 0);
+}
+
+int main(void)
+{
+	RUN(test_not_linked);
+	RUN(test_missing_library);
+	RUN(test_missing_function);
+	RUN(test_load);
+	return UNIT_RESULT();
+}
