@@ -64,19 +64,23 @@ def median_run(cmd, runs, timeout=300):
 
 
 def own_rss_kib(pid, guest_ram_bytes):
-    """Resident memory of pid and its children outside their guest-RAM mapping(s): every
-    mapping counts except anonymous ones at least as large as guest RAM (the RAM itself, in
-    smolvm and QEMU). smolvm's VM runs in a child of its supervising first process."""
+    """Resident memory of pid outside its guest-RAM mapping(s): every mapping counts except
+    anonymous ones at least as large as guest RAM (the RAM itself, in smolvm and QEMU).
+    smolvm's VM runs in a child of its supervising first process, forked from it and mapping
+    the same libraries: the child counts whole, the supervisor only its private pages, so
+    no page is counted twice."""
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
             children = [int(c) for c in f.read().split()]
     except FileNotFoundError:
         children = []
-    return _own_rss_kib_one(pid, guest_ram_bytes) + sum(
+    if not children:
+        return _own_kib(pid, guest_ram_bytes, ("Rss:",))
+    return _own_kib(pid, guest_ram_bytes, ("Private_Clean:", "Private_Dirty:")) + sum(
         own_rss_kib(c, guest_ram_bytes) for c in children)
 
 
-def _own_rss_kib_one(pid, guest_ram_bytes):
+def _own_kib(pid, guest_ram_bytes, fields):
     total = 0
     size = 0
     name = ""
@@ -87,7 +91,7 @@ def _own_rss_kib_one(pid, guest_ram_bytes):
                 lo, hi = (int(x, 16) for x in parts[0].split("-"))
                 size = hi - lo
                 name = parts[5] if len(parts) > 5 else ""
-            elif parts[0] == "Rss:":
+            elif parts[0] in fields:
                 is_ram = size >= guest_ram_bytes and name in ("", "[anon]") or "memfd" in name
                 if not is_ram:
                     total += int(parts[1])
