@@ -183,7 +183,8 @@ fuzz: $(FUZZ_BIN)
 # of its corpus; a table of executions, coverage and crashes (reproducers: build/fuzz-crashes).
 fuzz-long: $(FUZZ_BIN)
 	FUZZ_SECONDS=$(if $(filter file,$(origin FUZZ_SECONDS)),600,$(FUZZ_SECONDS)) \
-		FUZZ_JOBS=$(or $(FUZZ_JOBS),1) scripts/fuzz-long.sh $(FUZZ_BIN)
+		FUZZ_JOBS=$(or $(FUZZ_JOBS),1) FUZZ_RUNS=$(FUZZ_RUNS) \
+		scripts/fuzz-long.sh $(if $(FUZZERS),$(FUZZERS:%=$(BUILD)/fuzzers/%),$(FUZZ_BIN))
 
 # Small static programs that run inside test guests (busybox lacks them).
 build/guest-tools/%: tests/guest/tools/%.c

@@ -8,11 +8,15 @@
 # for whoever wants to minimize and keep some of it. A crash, leak, timeout or out-of-memory
 # reproducer lands in build/fuzz-crashes/ (NAME-crash-...), its log in build/fuzz-long/NAME.log.
 #
+# FUZZ_RUNS=N ends a target earlier, after N executions (e.g. the goal below).
+#
 # Usage: scripts/fuzz-long.sh build/fuzzers/fuzz_a build/fuzzers/fuzz_b ...
 set -u
 
 secs=${FUZZ_SECONDS:-600}
 jobs=${FUZZ_JOBS:-1}
+runs=()
+[ -n "${FUZZ_RUNS:-}" ] && runs=(-runs="$FUZZ_RUNS")
 # 10 million executions per target is the goal (issue 14): the table says how long that takes.
 goal=${FUZZ_GOAL:-10000000}
 out=build/fuzz-long
@@ -35,7 +39,7 @@ run_one() {
 	dict=()
 	[ -f "tests/fuzz/$n.dict" ] && dict=(-dict="tests/fuzz/$n.dict")
 	# -timeout: an input that runs 10 s is a hang as far as smolvm's promise goes.
-	"$bin" -max_total_time="$secs" -timeout=10 -print_final_stats=1 "${dict[@]}" \
+	"$bin" -max_total_time="$secs" "${runs[@]}" -timeout=10 -print_final_stats=1 "${dict[@]}" \
 		-artifact_prefix="$crashes/$n-" "$corpus" >"$out/$n.log" 2>&1
 	echo $? >"$out/$n.rc"
 }
