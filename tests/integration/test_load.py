@@ -8,8 +8,9 @@ min/median/max, never asserted beyond the boot timeout.
 
 test_console_answers_under_load times the console's echo of a line, first with the guest idle,
 then with a disk, network and share load running in its background (SMOLVM_LOAD_KINDS picks
-some of them), and asserts a generous bound; issue 14's 1 s is reported, not asserted (the
-nested machine on a busy host misses it even with no load: tests/integration/README.md).
+some of them), and asserts issue 14's 1 s for every answer. On a quiet host the worst is far
+below it (0.06 s in CI); on a host busy with other nested machines single answers passed 1 s
+even with the guest idle (tests/integration/README.md): SMOLVM_CONSOLE_BOUND=5 there.
 
 Twenty VMs share the nested machine's one CPU: 2 minutes on an idle host, 8 on a busy one,
 too long for a part of `make check` (600 s each). So test_many_vms_at_once is marked `load`,
@@ -262,10 +263,10 @@ PING_EVERY = 3.0  # seconds
 # Which loads run (all three unless set: to find which one slows the console).
 LOADS = os.environ.get("SMOLVM_LOAD_KINDS", "disk net share").split()
 ISSUE_BOUND = 1.0  # seconds: issue 14's goal for an answer under load, reported
-# What the test asserts: a console that answers at all while the devices are busy. In the
-# nested machine on a busy host the slowest answer passed 1 s even before the load started
-# (tests/integration/README.md has the figures).
-CONSOLE_BOUND = float(os.environ.get("SMOLVM_CONSOLE_BOUND", "5"))
+# Issue 14's bound for every answer while the devices are busy. A host busy with other work
+# pushes single answers past it even with the guest idle (tests/integration/README.md):
+# SMOLVM_CONSOLE_BOUND raises it there.
+CONSOLE_BOUND = float(os.environ.get("SMOLVM_CONSOLE_BOUND", "1"))
 
 
 def ping(vm, name):
