@@ -21,8 +21,9 @@
 #include <linux/landlock.h>
 #include <limits.h>
 #include <semaphore.h>
-#include <stdbool.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,9 @@
 
 #include "cli/options.h"
 #include "vmm/log.h"
+
+/* Landlock access rights newer than some kernel headers (Debian 12's stop at ABI 2). */
+#define LANDLOCK_FS_TRUNCATE_V3 (1ULL << 14)
 
 /* What a rule on a file (not a directory) may grant. */
 #define LANDLOCK_FILE_RIGHTS                                                                   \
@@ -66,7 +70,10 @@ static uint64_t landlock_fs_rights(int abi)
 /* Set once the ruleset is made: landlock_allow_path masks every rule with it. */
 static uint64_t landlock_handled;
 
-int landlock_allow_path(int ruleset, const char *path, uint64_t access)
+/* Add a rule: path (a directory and all beneath it, or one file) gets access. The rights a
+ * file cannot have are dropped for files. 0, or -errno (a path that does not exist gives
+ * -ENOENT, which callers may ignore). */
+static int landlock_allow_path(int ruleset, const char *path, uint64_t access)
 {
 	struct landlock_path_beneath_attr rule = {.allowed_access = access & landlock_handled};
 	struct stat st;
@@ -266,13 +273,6 @@ static void landlock_probe(void)
 	free(list);
 }
 
-static bool landlock_on;
-
-bool landlock_active(void)
-{
-	return landlock_on;
-}
-
 int landlock_apply(const struct vm_config *cfg)
 {
 	int abi = landlock_abi(), ruleset, err;
@@ -307,7 +307,6 @@ int landlock_apply(const struct vm_config *cfg)
 	close(ruleset);
 	if (err)
 		return -1;
-	landlock_on = true;
 	log_debug("sandbox: Landlock ABI %d: only the shares%s are reachable", abi,
 		  cfg->monitor_path ? " and the monitor's directory" : "");
 	landlock_probe();
