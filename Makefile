@@ -179,11 +179,12 @@ fuzz: $(FUZZ_BIN)
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 build/corpus/$$n tests/fuzz/corpus/$$n 2>&1 | tail -n 3; \
 	done
 
-# Each target for FUZZ_SECONDS (600 unless given), FUZZ_JOBS at once, from a temporary copy
-# of its corpus; a table of executions, coverage and crashes (reproducers: build/fuzz-crashes).
+# Each target for FUZZ_SECONDS (600 unless given), FUZZ_JOBS at once (FUZZ_WORKERS processes
+# each), from a temporary copy of its corpus; a table of executions, coverage and crashes
+# (reproducers: build/fuzz-crashes).
 fuzz-long: $(FUZZ_BIN)
 	FUZZ_SECONDS=$(if $(filter file,$(origin FUZZ_SECONDS)),600,$(FUZZ_SECONDS)) \
-		FUZZ_JOBS=$(or $(FUZZ_JOBS),1) FUZZ_RUNS=$(FUZZ_RUNS) \
+		FUZZ_JOBS=$(or $(FUZZ_JOBS),1) FUZZ_WORKERS=$(or $(FUZZ_WORKERS),1) FUZZ_RUNS=$(FUZZ_RUNS) \
 		scripts/fuzz-long.sh $(if $(FUZZERS),$(FUZZERS:%=$(BUILD)/fuzzers/%),$(FUZZ_BIN))
 
 # Small static programs that run inside test guests (busybox lacks them).

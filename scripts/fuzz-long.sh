@@ -10,13 +10,18 @@
 #
 # FUZZ_RUNS=N ends a target earlier, after N executions (e.g. the goal below).
 #
+# FUZZ_WORKERS=W runs W processes on each target, sharing its corpus (each reloads what the
+# others found), FUZZ_RUNS split between them; the table adds up their executions and rates.
+# For a target whose speed is bound by its own threads' hand-offs, not by one core.
+#
 # Usage: scripts/fuzz-long.sh build/fuzzers/fuzz_a build/fuzzers/fuzz_b ...
 set -u
 
 secs=${FUZZ_SECONDS:-600}
 jobs=${FUZZ_JOBS:-1}
+workers=${FUZZ_WORKERS:-1}
 runs=()
-[ -n "${FUZZ_RUNS:-}" ] && runs=(-runs="$FUZZ_RUNS")
+[ -n "${FUZZ_RUNS:-}" ] && runs=(-runs="$(( (FUZZ_RUNS + workers - 1) / workers ))")
 # 10 million executions per target is the goal (issue 14): the table says how long that takes.
 goal=${FUZZ_GOAL:-10000000}
 out=build/fuzz-long
@@ -39,9 +44,20 @@ run_one() {
 	dict=()
 	[ -f "tests/fuzz/$n.dict" ] && dict=(-dict="tests/fuzz/$n.dict")
 	# -timeout: an input that runs 10 s is a hang as far as smolvm's promise goes.
-	"$bin" -max_total_time="$secs" "${runs[@]}" -timeout=10 -print_final_stats=1 "${dict[@]}" \
-		-artifact_prefix="$crashes/$n-" "$corpus" >"$out/$n.log" 2>&1
-	echo $? >"$out/$n.rc"
+	# Worker 1 logs to NAME.log, worker W to NAME.W.log; the first failure's status is kept.
+	for w in $(seq "$workers"); do
+		log=$out/$n.log
+		[ "$w" = 1 ] || log=$out/$n.$w.log
+		"$bin" -max_total_time="$secs" "${runs[@]}" -timeout=10 -print_final_stats=1 \
+			"${dict[@]}" -artifact_prefix="$crashes/$n-" "$corpus" >"$log" 2>&1 &
+	done
+	rc=0
+	for w in $(seq "$workers"); do
+		wait -n
+		r=$?
+		[ "$r" = 0 ] || [ "$rc" != 0 ] || rc=$r
+	done
+	echo "$rc" >"$out/$n.rc"
 }
 
 running=0
@@ -60,24 +76,29 @@ fail=0
 printf '%-20s %12s %8s %7s %7s %13s %7s %10s\n' target executions exec/s cov ft corpus crashes "10M takes"
 for bin in "$@"; do
 	n=$(basename "$bin")
-	log=$out/$n.log
-	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-	secs_run=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -n 1)
-	last=$(grep -E '^#[0-9]+.* cov: ' "$log" | tail -n 1)
-	cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
-	ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
+	# Each worker's executions and rate: libFuzzer's own average, else executions over the
+	# time (a run that crashed early ran for less than it was given); coverage of the one
+	# that saw most.
+	execs=0 rate=0 cov= ft=
+	for log in "$out/$n.log" "$out/$n".*.log; do
+		[ -f "$log" ] || continue
+		e=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+		secs_run=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -n 1)
+		last=$(grep -E '^#[0-9]+.* cov: ' "$log" | tail -n 1)
+		c=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
+		[ "${c:-0}" -lt "${cov:-0}" ] || { cov=$c; ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last"); }
+		r=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
+		if [ "${r:-0}" -eq 0 ]; then
+			d=${secs_run:-$secs}
+			[ "$d" -gt 0 ] || d=1
+			r=$(( ${e:-0} / d ))
+		fi
+		execs=$((execs + ${e:-0}))
+		rate=$((rate + r))
+	done
 	ncorpus=$(ls "$out/corpus/$n" | wc -l)
 	seeds=$(cat "$out/$n.seeds")
 	ncrash=$(find "$crashes" -name "$n-*" -newer "$out/start" | wc -l)
-	# Without a final "Done" line (a crash), the rate comes from the time asked for.
-	# libFuzzer's own average, else executions over the time (a run that crashed early ran
-	# for less than it was given).
-	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
-	if [ "${rate:-0}" -eq 0 ]; then
-		d=${secs_run:-$secs}
-		[ "$d" -gt 0 ] || d=1
-		rate=$(( ${execs:-0} / d ))
-	fi
 	if [ "$rate" -gt 0 ]; then
 		t=$(( goal / rate ))
 		eta=$(printf '%dh%02dm' $((t / 3600)) $((t % 3600 / 60)))

@@ -190,7 +190,8 @@ void fs_handles_remove_all(struct fs_handles *h)
 	struct fs_handle *gone = NULL;
 
 	pthread_mutex_lock(&h->lock);
-	for (size_t b = 0; b < h->nbuckets; b++) {
+	/* Every device reset comes here: an unused share costs no walk of the table. */
+	for (size_t b = 0; h->count && b < h->nbuckets; b++) {
 		while (h->buckets[b]) {
 			struct fs_handle *hd = h->buckets[b];
 

@@ -376,10 +376,12 @@ void fs_nodes_forget_all(struct fs_nodes *t)
 	struct fs_node *dead = NULL;
 
 	pthread_mutex_lock(&t->lock);
-	for (size_t b = 0; b < t->nbuckets; b++)
+	t->root->nlookup = 0;
+	/* Every device reset comes here: with only the root, there is no table to walk. */
+	for (size_t b = 0; t->count > 1 && b < t->nbuckets; b++)
 		for (struct fs_node *n = t->by_id[b]; n; n = n->next_id)
 			n->nlookup = 0;
-	for (size_t b = 0; b < t->nbuckets; b++) {
+	for (size_t b = 0; t->count > 1 && b < t->nbuckets; b++) {
 		struct fs_node *n;
 	again:
 		for (n = t->by_id[b]; n; n = n->next_id) {
