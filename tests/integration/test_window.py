@@ -6,7 +6,7 @@ becomes the guest's preferred mode without the guest asking for a probe, and clo
 window presses the guest's power button: its acpid powers it off and smolvm exits 0. One
 boot does all of it, in that order (the nested machine makes each boot dear). With the
 window as the guest's console, the terminal keeps its mode and Ctrl-C typed there stops the
-VM (a second boot).
+VM (a second boot). After a guest reboot the fresh VM process opens its window again.
 """
 
 import ctypes
@@ -228,3 +228,43 @@ def test_ctrl_c_stops_the_vm_when_the_window_is_the_console(std_guest, xvfb):
         assert lflag & getattr(termios, name), f"{name} is off: smolvm made the terminal raw"
     vm.send("\x03")
     assert vm.wait(timeout=10) == 130, vm.log
+
+
+def test_window_comes_back_after_a_guest_reboot(std_guest, xvfb, tmp_path):
+    """A reboot starts a fresh VM process (src/vmm/supervise.c), sandboxed as the first was:
+    it must open its window again and show the rebooted guest's pixels. A share remembers
+    that the guest has booted once."""
+    state = tmp_path / "state"
+    state.mkdir()
+    vm = std_guest.start(r"""
+mkdir -p /mnt && mount -t virtiofs state /mnt || echo "MOUNT-FAILED"
+if [ -e /mnt/rebooted ]; then
+	/fbpattern && echo "DRAWN-AFTER-REBOOT"
+	sleep 600
+fi
+touch /mnt/rebooted && umount /mnt && echo "REBOOTING"
+reboot -f
+""", files={"fbpattern": tool("fbpattern")}, no_reboot=False, mem="512M",
+        extra=["-display", "sdl", "-share", "state", str(state)],
+        append="vt.global_cursor_default=0")
+    window_id()
+    vm.expect("REBOOTING")
+    vm.expect("DRAWN-AFTER-REBOOT", timeout=vmtest.BOOT_TIMEOUT)
+    assert "MOUNT-FAILED" not in vm.log
+    # The first process's window is gone with it; the one on screen now is the new one's.
+    deadline = time.monotonic() + 20
+    while True:
+        wid = window_id()
+        try:
+            width, height, pixel = window_pixels(wid)
+            seen = {p: pixel(*p) for p in PATTERN}
+        except subprocess.CalledProcessError:  # the old window went between search and xwd
+            seen = {}
+        if seen == PATTERN or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert seen == PATTERN, f"window pixels after the reboot {seen}, drawn {PATTERN}"
+    assert vm.alive(), vm.log
+    close_window(wid)
+    vm.expect("guest-acpi: power button pressed, powering off")
+    assert vm.wait(timeout=30) == 0, vm.log
