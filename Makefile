@@ -193,7 +193,8 @@ build/guest-tools/%: tests/guest/tools/%.c
 	$(CC) -std=gnu11 -Wall -Wextra -Werror -O2 -static -o $@ $<
 
 # The hostile-guest tools share a small user-space virtio driver.
-build/guest-tools/virtio_rings build/guest-tools/virtio_fuse: tests/guest/tools/vq_driver.h
+build/guest-tools/virtio_rings build/guest-tools/virtio_fuse build/guest-tools/virtio_poke: \
+	tests/guest/tools/vq_driver.h
 
 guest-tools: $(TOOL_BIN)
 
