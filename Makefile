@@ -184,7 +184,8 @@ fuzz: $(FUZZ_BIN)
 # (reproducers: build/fuzz-crashes).
 fuzz-long: $(FUZZ_BIN)
 	FUZZ_SECONDS=$(if $(filter file,$(origin FUZZ_SECONDS)),600,$(FUZZ_SECONDS)) \
-		FUZZ_JOBS=$(or $(FUZZ_JOBS),1) FUZZ_WORKERS=$(or $(FUZZ_WORKERS),1) FUZZ_RUNS=$(FUZZ_RUNS) \
+		FUZZ_JOBS=$(or $(FUZZ_JOBS),1) FUZZ_WORKERS=$(or $(FUZZ_WORKERS),1) \
+		FUZZ_CHUNK=$(FUZZ_CHUNK) FUZZ_RUNS=$(FUZZ_RUNS) \
 		scripts/fuzz-long.sh $(if $(FUZZERS),$(FUZZERS:%=$(BUILD)/fuzzers/%),$(FUZZ_BIN))
 
 # Small static programs that run inside test guests (busybox lacks them).
