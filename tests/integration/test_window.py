@@ -82,6 +82,23 @@ def window_pixels(wid):
     return width, height, pixel
 
 
+def wait_for_pattern(find_window, seconds):
+    """Looks at the window find_window() names until it shows PATTERN or seconds pass:
+    (window, width, height, the PATTERN points as seen)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        wid = find_window()
+        try:
+            width, height, pixel = window_pixels(wid)
+            seen = {p: pixel(*p) for p in PATTERN}
+        except subprocess.CalledProcessError:  # the window went between search and xwd
+            width = height = None
+            seen = {}
+        if seen == PATTERN or time.monotonic() > deadline:
+            return wid, width, height, seen
+        time.sleep(0.2)
+
+
 def close_window(wid):
     """WM_DELETE_WINDOW, as a window manager's close button sends it (Xvfb has no window
     manager, and xdotool in Debian 12 cannot send it): through libX11, with ctypes."""
@@ -167,13 +184,7 @@ sleep 600
     # The picture, at 1:1 in the 800 x 600 window. The flush follows the drawing within
     # 1/20 s, the window's redraw at once.
     vm.expect("DRAWN")
-    deadline = time.monotonic() + 10
-    while True:
-        width, height, pixel = window_pixels(wid)
-        seen = {p: pixel(*p) for p in PATTERN}
-        if seen == PATTERN or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+    _, width, height, seen = wait_for_pattern(lambda: wid, 10)
     assert (width, height) == (800, 600)
     assert seen == PATTERN, f"window pixels {seen}, drawn {PATTERN}"
 
@@ -252,17 +263,7 @@ reboot -f
     vm.expect("DRAWN-AFTER-REBOOT", timeout=vmtest.BOOT_TIMEOUT)
     assert "MOUNT-FAILED" not in vm.log
     # The first process's window is gone with it; the one on screen now is the new one's.
-    deadline = time.monotonic() + 20
-    while True:
-        wid = window_id()
-        try:
-            width, height, pixel = window_pixels(wid)
-            seen = {p: pixel(*p) for p in PATTERN}
-        except subprocess.CalledProcessError:  # the old window went between search and xwd
-            seen = {}
-        if seen == PATTERN or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+    wid, _, _, seen = wait_for_pattern(window_id, 20)
     assert seen == PATTERN, f"window pixels after the reboot {seen}, drawn {PATTERN}"
     assert vm.alive(), vm.log
     close_window(wid)
