@@ -9,8 +9,9 @@
  * Input: the device (byte 0), then operations, each an opcode byte and its operands. The
  * opcode's low nibble is the operation, bits 4-5 the access size (1, 2, 4, 8 bytes), bit 6
  * places OP_RAM near the device's rings. OP_PCI_HEADER moves or unmaps BAR 0 (onto RAM, onto
- * another device's BAR, past the end of the address space); the header is put back before the
- * final reset, so the next input finds the device where fake_machine_init left it.
+ * another device's BAR, onto the ECAM window, past the end of the address space); every
+ * device's header is put back before the final reset, so the next input finds the devices
+ * where fake_machine_init left them.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -128,16 +129,22 @@ static void run_op(struct fuzz_input *in, enum fake_dev d)
 	}
 }
 
-/* The header as fake_machine_init left it: BAR 0 mapped where the next input expects it. */
-static void header_restore(enum fake_dev d)
+/* The headers as fake_machine_init left them: BAR 0 mapped where the next input expects it.
+ * Every device's, not only the input's: a BAR moved onto the ECAM window writes any
+ * device's header, as a guest may. Decoding goes off everywhere first, so that a device still
+ * sitting where another's BAR belongs cannot keep that one from mapping there. */
+static void headers_restore(void)
 {
 	struct fake_machine *m = &machine;
 
-	pci_config_write(&m->vm, m->devfn[d], PCI_COMMAND, 2, 0);
-	pci_config_write(&m->vm, m->devfn[d], PCI_BAR0, 4, header[d][1]);
-	pci_config_write(&m->vm, m->devfn[d], PCI_BAR0 + 4, 4, header[d][2]);
-	pci_config_write(&m->vm, m->devfn[d], PCI_COMMAND, 2, header[d][0]);
-	m->bar[d] = (uint64_t)header[d][2] << 32 | (header[d][1] & ~0xfULL);
+	for (enum fake_dev d = 0; d < FAKE_NDEVS; d++)
+		pci_config_write(&m->vm, m->devfn[d], PCI_COMMAND, 2, 0);
+	for (enum fake_dev d = 0; d < FAKE_NDEVS; d++) {
+		pci_config_write(&m->vm, m->devfn[d], PCI_BAR0, 4, header[d][1]);
+		pci_config_write(&m->vm, m->devfn[d], PCI_BAR0 + 4, 4, header[d][2]);
+		pci_config_write(&m->vm, m->devfn[d], PCI_COMMAND, 2, header[d][0]);
+		m->bar[d] = (uint64_t)header[d][2] << 32 | (header[d][1] & ~0xfULL);
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -157,7 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The driver resets; the device must be quiet again: no thread, no descriptor left.
 	 * Every device: a BAR moved onto another device's hides behind it, and the input then
 	 * drives that device instead (a guest may; only a reset of each stops them all). */
-	header_restore(d);
+	headers_restore();
 	for (enum fake_dev e = 0; e < FAKE_NDEVS; e++) {
 		fake_set_status(&machine, e, 0);
 		fuzz_assert(fake_status(&machine, e) == 0);
