@@ -15,6 +15,7 @@
  * BARs of the PCI devices.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -299,6 +300,9 @@ int main(int argc, char **argv)
 	 * reachable, in every thread, and in the vCPUs and device workers that inherit it. */
 	if (landlock_apply(&cfg) != 0)
 		return EXIT_GUEST_ERROR;
+	/* What setup allocated and freed (the sandbox's filter compiles, the loader's and the
+	 * ACPI builder's buffers) goes back before the guest runs, not into smolvm's memory. */
+	malloc_trim(0);
 	for (unsigned i = 0; i < vm.ncpus; i++)
 		if (vcpu_start(&vm.vcpus[i]) != 0)
 			return EXIT_GUEST_ERROR;

@@ -33,8 +33,9 @@ const char *sandbox_kind_name(enum sandbox_kind kind);
 int sandbox_kind_parse(const char *name);
 
 /* Once, in the main thread before any other thread exists: remembers cfg->sandbox and which
- * capabilities the shares need, builds every filter once to find errors early, and installs
- * the SIGSYS handler. 0, or after a message -EINVAL (a bad SMOLVM_SANDBOX_SELFTEST) or -1. */
+ * capabilities the shares need, compiles every filter to BPF once (errors show early, and
+ * threads install theirs without libseccomp), and installs the SIGSYS handler. 0, or
+ * after a message -EINVAL (a bad SMOLVM_SANDBOX_SELFTEST) or -1. */
 int sandbox_init(const struct vm_config *cfg);
 
 /* The calling thread enters the sandbox of its kind; on failure the process exits with a
