@@ -37,9 +37,10 @@ MANDIR   ?= $(PREFIX)/share/man
 # libseccomp builds the sandbox's filters (src/sandbox/). SDL2 (the window) and zlib (PNG
 # screendumps) only with the ui feature: `make features=` needs neither. SDL2 gives its
 # headers only: the window loads the library with dlopen() when it opens (src/ui/sdl_api.h),
-# so the binary does not link it (dlopen is in glibc's libc since 2.34: no -ldl).
+# so the binary does not link it (dlopen is in glibc's libc since 2.34: no -ldl). libslirp
+# likewise, when a user network is made (src/net/slirp_api.h).
 PKG_MODULES := slirp libseccomp $(if $(filter ui,$(features)),sdl2 zlib)
-PKG_LINKED  := $(filter-out sdl2,$(PKG_MODULES))
+PKG_LINKED  := $(filter-out sdl2 slirp,$(PKG_MODULES))
 PKG_DEBIAN  := slirp:libslirp-dev glib-2.0:libglib2.0-dev libseccomp:libseccomp-dev sdl2:libsdl2-dev zlib:zlib1g-dev
 # pkg-config is asked when a compile or link runs, never when this file is read, so that
 # `make run` and `make check` can install the packages (deps) first; the answer is kept for

@@ -4,7 +4,8 @@
 set -eu
 
 # Build: the compiler, libslirp for user networking (its slirp.pc requires glib-2.0, whose
-# .pc file libslirp-dev does not pull in), libseccomp for the sandbox's filters, SDL2 for the
+# .pc file libslirp-dev does not pull in; smolvm loads the library, libslirp0, which
+# libslirp-dev pulls in, when a user network is asked for), libseccomp for the sandbox's filters, SDL2 for the
 # ui feature's window (its headers; the window loads the library, libsdl2-2.0-0, which
 # libsdl2-dev pulls in, when it opens) and zlib for its PNG screendumps, clang + its runtime
 # for the fuzzers.

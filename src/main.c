@@ -31,6 +31,7 @@
 #include "devices/serial.h"
 #include "devices/virtio_devices.h"
 #include "monitor/monitor.h"
+#include "net/net_backend.h"
 #include "pci/pci.h"
 #include "sandbox/landlock.h"
 #include "sandbox/sandbox.h"
@@ -236,6 +237,9 @@ int main(int argc, char **argv)
 	case OPTIONS_RUN:
 		break;
 	}
+	/* Loaded once, before the VM's process is forked: every VM process finds it mapped. */
+	if (slirp_backend_preload(&cfg.net) != 0)
+		return EXIT_USAGE;
 	/* From here on this is the VM's process; a guest reboot starts a fresh one. */
 	supervise_start();
 	stats_init();

@@ -55,6 +55,11 @@ struct net_backend {
 struct net_backend *slirp_backend_new(const struct net_config *cfg);
 struct net_backend *tap_backend_new(const struct net_config *cfg);
 
+/* Loads libslirp if cfg asks for a user network, else nothing: called once by main before
+ * the VM's process is forked, so each VM process (a reboot's too) finds it mapped and the
+ * loading is done once. 0, or -1 after a message. */
+int slirp_backend_preload(const struct net_config *cfg);
+
 /* The user network's addresses (network byte order in the backend; here as text too). */
 #define SLIRP_NET     "192.168.64.0"
 #define SLIRP_MASK    "255.255.255.0"

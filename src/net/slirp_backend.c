@@ -10,13 +10,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
-#include <slirp/libslirp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "net/net_backend.h"
 #include "net/net_csum.h"
+#include "net/slirp_api.h"
 #include "vmm/log.h"
 
 struct slirp_backend_timer {
@@ -163,7 +163,7 @@ static void slirp_backend_poll_fill(struct net_backend *be, struct net_poll *np,
 
 	sb->np = np;
 	sb->rx_room = rx_room;
-	slirp_pollfds_fill(sb->slirp, &t, slirp_backend_add_poll, sb);
+	libslirp.pollfds_fill(sb->slirp, &t, slirp_backend_add_poll, sb);
 	for (struct slirp_backend_timer *tm = sb->timers; tm; tm = tm->next) {
 		if (tm->expire_ms < 0)
 			continue;
@@ -197,7 +197,7 @@ static void slirp_backend_poll_done(struct net_backend *be, struct net_poll *np)
 	struct slirp_backend *sb = (struct slirp_backend *)be;
 
 	sb->np = np;
-	slirp_pollfds_poll(sb->slirp, 0, slirp_backend_get_revents, sb);
+	libslirp.pollfds_poll(sb->slirp, 0, slirp_backend_get_revents, sb);
 	slirp_backend_run_timers(sb);
 }
 
@@ -220,7 +220,7 @@ static int slirp_backend_send(struct net_backend *be, const struct virtio_net_hd
 	if ((hdr->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
 	    net_csum_complete(sb->frame, len, hdr->csum_start, hdr->csum_offset) != 0)
 		return -EINVAL;
-	slirp_input(sb->slirp, sb->frame, (int)len);
+	libslirp.input(sb->slirp, sb->frame, (int)len);
 	return 0;
 }
 
@@ -233,7 +233,7 @@ static void slirp_backend_destroy(struct net_backend *be)
 	struct slirp_backend *sb = (struct slirp_backend *)be;
 
 	if (sb->slirp)
-		slirp_cleanup(sb->slirp);
+		libslirp.cleanup(sb->slirp);
 	while (sb->timers)
 		slirp_backend_timer_free(sb->timers, sb);
 	free(sb->frame);
@@ -275,8 +275,8 @@ static int slirp_backend_add_fwd(struct slirp_backend *sb, const struct hostfwd 
 		return -EINVAL;
 	}
 	errno = 0;
-	if (slirp_add_hostfwd(sb->slirp, fwd->udp, host, fwd->host_port, guest, fwd->guest_port) <
-	    0) {
+	if (libslirp.add_hostfwd(sb->slirp, fwd->udp, host, fwd->host_port, guest,
+				 fwd->guest_port) < 0) {
 		int err = errno ? errno : EADDRINUSE;
 		log_error("-net user: hostfwd %s %s:%u-%s:%u: cannot listen on host port %u: %s",
 			  proto, hs, fwd->host_port, gs, fwd->guest_port, fwd->host_port,
@@ -284,6 +284,21 @@ static int slirp_backend_add_fwd(struct slirp_backend *sb, const struct hostfwd 
 		return -err;
 	}
 	return 0;
+}
+
+static int slirp_backend_load(void)
+{
+	const char *why;
+
+	if (slirp_api_load(SLIRP_API_LIBRARY, &why) == 0)
+		return 0;
+	log_error("-net user: cannot load libslirp: %s (install libslirp0)", why);
+	return -1;
+}
+
+int slirp_backend_preload(const struct net_config *cfg)
+{
+	return cfg->mode == NET_USER ? slirp_backend_load() : 0;
 }
 
 struct net_backend *slirp_backend_new(const struct net_config *cfg)
@@ -308,16 +323,18 @@ struct net_backend *slirp_backend_new(const struct net_config *cfg)
 		log_error("-net user: out of memory");
 		goto fail;
 	}
+	if (slirp_backend_load() != 0)
+		goto fail;
 	sb->be = (struct net_backend){
 	    .ops = &slirp_backend_ops,
 	    /* Checksums: we complete the driver's partial ones before libslirp sees them. */
 	    .features = 1ULL << VIRTIO_NET_F_CSUM | 1ULL << VIRTIO_NET_F_GUEST_CSUM,
 	    .mtu = SLIRP_MTU,
 	};
-	sb->slirp = slirp_new(&sc, &slirp_backend_callbacks, sb);
+	sb->slirp = libslirp.new(&sc, &slirp_backend_callbacks, sb);
 	if (!sb->slirp) {
 		log_error("-net user: libslirp %s refused the network configuration",
-			  slirp_version_string());
+			  libslirp.version_string());
 		goto fail;
 	}
 	for (unsigned i = 0; i < cfg->nhostfwd; i++)
