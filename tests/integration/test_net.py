@@ -264,6 +264,7 @@ def test_user_network_end_to_end(guest, tmp_path, monkeypatch):
         vm = guest.start(script, timeout=150, extra=["-net", net],
                          files={"bin/nettool": nettool()})
         vm.expect("GUEST-READY")
+        assert vm.has_mapped("libslirp"), "a user network without libslirp mapped?"
         with socket.create_connection(("127.0.0.1", fwd_tcp), timeout=20) as s:
             s.sendall(b"hello-from-host\n")
             fwd_reply = s.makefile("rb").readline().decode().strip()
@@ -386,6 +387,16 @@ def test_net_none_has_no_nic(guest):
     r = guest.run("ls /sys/class/net | tr '\\n' ' ' | sed 's/^/NETDEVS=/'; echo", extra=["-net", "none"])
     check_output(r)
     assert marker_value(r, "NETDEVS").split() == ["lo"], r.describe()
+
+
+def test_net_none_maps_no_libslirp(guest):
+    """libslirp and GLib are loaded only for a user network (src/net/slirp_api.h): a VM
+    without one never maps them. test_user_network_end_to_end checks the other way."""
+    vm = guest.start("echo BOOTED-NO-NET; sleep 60", extra=["-net", "none"])
+    vm.expect("BOOTED-NO-NET")
+    for lib in ("libslirp", "libglib", "libpcre2"):
+        assert not vm.has_mapped(lib), f"{lib} is mapped with -net none"
+    vm.kill()
 
 
 @pytest.mark.parametrize("spec", ["tcp:2222-:22", "tcp::2222:22", "icmp::2222-:22",
