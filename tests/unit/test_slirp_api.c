@@ -10,22 +10,8 @@
 #include <string.h>
 
 #include "net/slirp_api.h"
+#include "self_maps.h"
 #include "unit.h"
-
-/* Whether a mapping of this process's names a file containing name. */
-static bool mapped(const char *name)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	char line[512];
-	bool found = false;
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, name) != NULL;
-	fclose(f);
-	return found;
-}
 
 /* Entries of the table that are still NULL. */
 static int empty_entries(void)
