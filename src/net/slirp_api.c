@@ -2,47 +2,28 @@
  * (net/slirp_api.h). */
 #include "net/slirp_api.h"
 
-#include <dlfcn.h>
-#include <stdio.h>
+#include "vmm/library_table.h"
 
 struct slirp_api libslirp;
 
-/* The library once the table is filled from it, NULL until then. Never closed: a network
- * lives until the process ends, and a reset device makes a new one from the same table. */
-static void *slirp_api_handle;
-/* A failed lookup's message, kept past the dlclose that follows it. */
-static char slirp_api_error[256];
-
 int slirp_api_load(const char *library, const char **why)
 {
-	struct slirp_api api;
-	void *h;
+	static const char *const names[] = {
+#define SLIRP_API_NAME(name) "slirp_" #name,
+	    SLIRP_API_FUNCTIONS(SLIRP_API_NAME)
+#undef SLIRP_API_NAME
+	};
+	enum { count = sizeof(names) / sizeof(names[0]) };
+	void *addresses[count];
+	size_t i = 0;
 
-	if (slirp_api_handle)
+	/* Loaded once: a reset device makes its new network from the same table. */
+	if (libslirp.new)
 		return 0;
-	/* RTLD_NOW: GLib and the rest are bound here, before any thread is sandboxed, so a
-	 * broken installation fails now with a message and not later in the network thread. */
-	h = dlopen(library, RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
-		*why = dlerror();
+	if (library_table_load(library, names, addresses, count, why) != 0)
 		return -1;
-	}
-	dlerror(); /* clear: a lookup's failure is then dlsym's own */
-#define SLIRP_API_RESOLVE(name)                                                                    \
-	api.name = (__typeof__(api.name))dlsym(h, "slirp_" #name);                                 \
-	if (!api.name)                                                                             \
-		goto missing;
-	SLIRP_API_FUNCTIONS(SLIRP_API_RESOLVE)
-#undef SLIRP_API_RESOLVE
-	libslirp = api;
-	slirp_api_handle = h;
+#define SLIRP_API_FILL(name) libslirp.name = (__typeof__(libslirp.name))addresses[i++];
+	SLIRP_API_FUNCTIONS(SLIRP_API_FILL)
+#undef SLIRP_API_FILL
 	return 0;
-
-missing:
-	*why = dlerror();
-	snprintf(slirp_api_error, sizeof(slirp_api_error), "%s",
-		 *why ? *why : "a function is missing");
-	*why = slirp_api_error;
-	dlclose(h);
-	return -1;
 }
