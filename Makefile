@@ -172,13 +172,27 @@ $(BUILD)/fuzzers/%: tests/fuzz/%.c $(wildcard tests/unit/*.h tests/fuzz/*.h) $(B
 fuzz-build: $(FUZZ_BIN)
 
 # FUZZ_SECONDS per target; CI uses a short run, `make fuzz FUZZ_SECONDS=600` digs deeper.
+# FUZZ_PARALLEL targets at once (the host's cores, unless make was given -j), each target's
+# output kept together. A target that crashes, leaks or times out fails the run, with the end
+# of its log (all of it in build/fuzz-logs) and its reproducer in build/fuzz-crashes.
 FUZZ_SECONDS ?= 60
+FUZZ_PARALLEL ?= $(shell nproc)
 fuzz: $(FUZZ_BIN)
-	@set -e; for f in $(FUZZ_BIN); do \
-		n=$$(basename $$f); mkdir -p build/corpus/$$n; \
-		echo "== $$n for $(FUZZ_SECONDS)s"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 build/corpus/$$n tests/fuzz/corpus/$$n 2>&1 | tail -n 3; \
-	done
+	@$(MAKE) --no-print-directory $(if $(filter -j%,$(MAKEFLAGS)),,-j$(FUZZ_PARALLEL)) \
+		--output-sync=target \
+		$(FUZZ_BIN:$(BUILD)/fuzzers/%=fuzz-run-%)
+
+fuzz-run-%: $(BUILD)/fuzzers/%
+	@mkdir -p build/corpus/$* build/fuzz-logs build/fuzz-crashes
+	@if $< -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+		-artifact_prefix=build/fuzz-crashes/$*- build/corpus/$* tests/fuzz/corpus/$* \
+		>build/fuzz-logs/$*.log 2>&1; then \
+		echo "== $* for $(FUZZ_SECONDS)s: $$(grep '^Done' build/fuzz-logs/$*.log)"; \
+	else \
+		tail -n 40 build/fuzz-logs/$*.log; \
+		echo "== $* FAILED: build/fuzz-logs/$*.log, reproducer in build/fuzz-crashes"; \
+		exit 1; \
+	fi
 
 # Each target for FUZZ_SECONDS (600 unless given), FUZZ_JOBS at once (FUZZ_WORKERS processes
 # each), from a temporary copy of its corpus; a table of executions, coverage and crashes
