@@ -245,12 +245,14 @@ check-load: smolvm guest guest-tools
 # check and run install what is missing first (deps), then build: pkg-config, asked when
 # the build runs, finds the libraries deps installed. check fuzzes each target for 20 s
 # (its corpus, then a little more: regressions); `make fuzz` digs for 60 s or FUZZ_SECONDS.
+# Its builds and fuzzers use every core unless make was given -j.
+PARALLEL = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
 check: deps
-	$(MAKE) smolvm
-	$(MAKE) unit
+	$(MAKE) $(PARALLEL) smolvm
+	$(MAKE) $(PARALLEL) unit
 	$(MAKE) bench-test
-	$(MAKE) check-nofeat
-	$(MAKE) fuzz FUZZ_SECONDS=$(or $(CHECK_FUZZ_SECONDS),20)
+	$(MAKE) $(PARALLEL) check-nofeat
+	$(MAKE) $(PARALLEL) fuzz FUZZ_SECONDS=$(or $(CHECK_FUZZ_SECONDS),20)
 	$(MAKE) integration
 
 run: deps
