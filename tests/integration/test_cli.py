@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+import vmtest
 from vmtest import REPO, check_refused, guest_file, run_smolvm
 
 QUICK = 20  # seconds: none of these boots a guest
@@ -342,3 +343,21 @@ def test_build_without_cd_wants_a_kernel_for_a_drive(tmp_path, nofeat_smolvm):
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert r.returncode == 2, r.stderr
     assert len(lines) == 2 and "-kernel" in lines[0] and "cd feature" in lines[0], r.stderr
+
+
+def test_a_failure_message_keeps_the_whole_log_in_a_file(tmp_path, monkeypatch):
+    """Not smolvm's command line but these tests' own failure messages: one cut to its last
+    lines names a file with all of it (a guest's backtrace was once lost to the cut)."""
+    monkeypatch.setattr(vmtest, "TEST_LOGS", tmp_path / "logs")
+    text = "".join(f"line {i}\n" for i in range(2000))
+    assert vmtest.tail(text[:90], 100) == text[:90]
+    saved = []
+    for _ in range(2):
+        short = vmtest.tail(text, 100)
+        m = re.match(r"\[\.\.\. whole log \((\d+) characters\): (\S+)\]\n", short)
+        assert m, short
+        assert int(m[1]) == len(text) and short[m.end():] == text[-100:]
+        assert open(m[2]).read() == text
+        assert "test_a_failure_message_keeps_the_whole_log_in_a_file" in m[2], m[2]
+        saved.append(m[2])
+    assert saved[0] != saved[1], "a second cut log overwrote the first"

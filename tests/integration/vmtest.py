@@ -184,9 +184,30 @@ def make_initramfs(dest, script, files=None, kind="cloud"):
     return dest
 
 
+# Where tail() keeps the whole of a log it cut. In the repository, not the test's tmp_path:
+# inside the nested machine /tmp is the machine's own and goes with it.
+TEST_LOGS = REPO / "build" / "test-logs"
+
+
 def tail(text, n=3000):
+    """The last n characters of text for a failure's message. When that cuts it, the whole
+    text goes to a file in build/test-logs, named at the top of what is returned."""
     text = text or ""
-    return text if len(text) <= n else "[...]" + text[-n:]
+    if len(text) <= n:
+        return text
+    test = os.environ.get("PYTEST_CURRENT_TEST", "log").split(" ")[0]
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", test.rsplit("/", 1)[-1])
+    try:
+        TEST_LOGS.mkdir(parents=True, exist_ok=True)
+        k = 1
+        while (TEST_LOGS / f"{stem}-{k}.log").exists():
+            k += 1
+        path = TEST_LOGS / f"{stem}-{k}.log"
+        path.write_text(text)
+        where = f"whole log ({len(text)} characters): {path}"
+    except OSError as e:
+        where = f"the whole log could not be saved: {e}"
+    return f"[... {where}]\n" + text[-n:]
 
 
 @dataclasses.dataclass
