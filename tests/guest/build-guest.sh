@@ -53,7 +53,8 @@ flock 9
 versions=$(apt-cache policy $meta busybox-static 2>/dev/null |
 	awk '/^[^ ]/ { p = $1 } $1 == "Candidate:" && $2 != "(none)" { printf "%s%s ", p, $2 }')
 here=$(cd "$(dirname "$0")" && pwd)
-stamp="$versions$(cat "$here/build-guest.sh" "$here/init" "$here/udhcpc.script" "$here/power-button.sh" |
+stamp="$versions$(cat "$here/build-guest.sh" "$here/init" "$here/udhcpc.script" "$here/power-button.sh" \
+	"$here/shutdown.sh" |
 	sha256sum | cut -c1-16)"
 
 if [ -e "$out/stamp" ] && [ -e "$out/initramfs.gz" ]; then
@@ -159,6 +160,8 @@ chmod 755 "$root/init"
 mkdir -p "$root/etc/udhcpc"
 cp "$here/udhcpc.script" "$root/etc/udhcpc/default.script"
 chmod 755 "$root/etc/udhcpc/default.script"
+cp "$here/shutdown.sh" "$root/sbin/guest-shutdown"
+chmod 755 "$root/sbin/guest-shutdown"
 mkdir -p "$root/etc/acpi/PWRF"
 cp "$here/power-button.sh" "$root/etc/acpi/PWRF/00000080"
 chmod 755 "$root/etc/acpi/PWRF/00000080"

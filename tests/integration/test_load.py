@@ -252,7 +252,10 @@ while read -r line; do
 	esac
 done
 echo "ROUNDS disk=$(wc -l </tmp/disk-rounds) share=$(wc -l </tmp/share-rounds)"
+# The loops, then what they started: a nettool would go on sending for up to 30 s.
 kill $(jobs -p) 2>/dev/null
+killall nettool dd 2>/dev/null
+wait
 umount /mnt 2>/dev/null
 echo "LOAD-DONE"
 """
