@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""poweroff-loop.py: power the test guest off in the middle of a UDP flood, many times, and
-count the guests that never exit.
+"""poweroff-loop.py: power the test guest off in the middle of a UDP flood (test_net.py's
+test_guest_powers_off_while_sending), many times, and count the guests that never exit.
 
 Usage: scripts/with-kvm.sh /usr/bin/python3 scripts/poweroff-loop.py N [VMM] [HOW]
   N     boots (-smp 2, user networking)
@@ -22,6 +22,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests/integration"))
 import vmtest  # noqa: E402
+from test_net import NETTOOL, SEND_AT_POWEROFF_SCRIPT  # noqa: E402
 
 vmm = sys.argv[2] if len(sys.argv) > 2 else "smolvm"
 how = sys.argv[3] if len(sys.argv) > 3 else "shutdown"
@@ -33,19 +34,14 @@ n = int(sys.argv[1])
 tmp = pathlib.Path(os.environ.get("TMPDIR", "/tmp"))
 logs = vmtest.REPO / "build" / "poweroff-loop"
 logs.mkdir(parents=True, exist_ok=True)
-nettool = vmtest.REPO / "build" / "guest-tools" / "nettool"
 sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # nobody reads it
 sink.bind(("127.0.0.1", 0))
-script = f"""ip link set eth0 up
-ip addr add 192.168.64.15/24 dev eth0
-ip route add default via 192.168.64.1
-nettool udp-flood 192.168.64.1 {sink.getsockname()[1]} 120 >/dev/null 2>&1 &
-sleep 3
-echo FLOOD-POWEROFF
-{"busybox poweroff -f" if how == "raw" else ""}
-"""
+# test_net.py's guest: a flood in the background, then the script ends and /init shuts down.
+script = SEND_AT_POWEROFF_SCRIPT.format(sink=sink.getsockname()[1])
+if how == "raw":
+    script += "busybox poweroff -f\n"
 initrd = vmtest.make_initramfs(tmp / "poweroff-loop-initrd.img", script,
-                               {"bin/nettool": (nettool.read_bytes(), 0o755)})
+                               {"bin/nettool": (NETTOOL.read_bytes(), 0o755)})
 kernel, append = str(vmtest.guest_file("bzImage")), "console=ttyS0 panic=-1"
 if vmm == "smolvm":
     cmd = [os.environ.get("SMOLVM", "./smolvm"), "-kernel", kernel, "-initramfs", str(initrd),
@@ -70,7 +66,7 @@ for i in range(n):
         out, _ = p.communicate()
         state, hung = "HUNG", hung + 1
     text = out.decode(errors="replace")
-    if "FLOOD-POWEROFF" not in text:
+    if "STILL-SENDING=yes" not in text:
         state += " (the flood never started)"
     (logs / f"{vmm}-{how}-{i}.log").write_text(text)
     print(f"boot {i}: {state}, {time.monotonic() - start:.0f} s", flush=True)
